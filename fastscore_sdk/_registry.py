@@ -49,7 +49,9 @@ class Registry(Mapping[str, Entry]):
         self._lock = threading.Lock()
         self.entries = types.MappingProxyType(self._entries)
 
-    def register(self, name: str, target: str | type, *, extra: str | None = None, clobber: bool = False) -> None:
+    def register(
+        self, name: str, target: str | type, *, extra: str | None = None, clobber: bool = False
+    ) -> None:
         """Add ``name``; refuses to replace an existing entry unless ``clobber=True``."""
         key = name.lower()
         self._read_plugins()
@@ -109,4 +111,3 @@ def _import(entry: Entry, what: str) -> Any:
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
-

@@ -161,7 +161,9 @@ class SchemaError(FastScoreError, ValueError):
         self.record_index = record_index
         self.slot = slot
         self.schema = schema
-        super().__init__(_locate(message, path=path, record_index=record_index, slot=slot, schema=schema), hint=hint)
+        super().__init__(
+            _locate(message, path=path, record_index=record_index, slot=slot, schema=schema), hint=hint
+        )
 
 
 def _locate(message: str, **where: Any) -> str:
@@ -210,7 +212,12 @@ class TransportError(FastScoreError, OSError):
     """
 
     def __init__(
-        self, message: str, *, stream: str | None = None, transport: str | None = None, hint: str | None = None
+        self,
+        message: str,
+        *,
+        stream: str | None = None,
+        transport: str | None = None,
+        hint: str | None = None,
     ) -> None:
         self.stream = stream
         self.transport = transport
@@ -285,7 +292,9 @@ class MissingDependencyError(FastScoreError, ImportError):
             how = f"pip install {package}"
         else:
             how = None
-        FastScoreError.__init__(self, f"{what} needs a package that is not installed", hint=how and f"install it with: {how}")
+        FastScoreError.__init__(
+            self, f"{what} needs a package that is not installed", hint=how and f"install it with: {how}"
+        )
 
 
 class NotSupportedError(FastScoreError, NotImplementedError):

@@ -110,11 +110,15 @@ class Transport(ABC):
 
     def source(self, *, skip_to: int | None = None, skip_to_record: int | str | None = None) -> Source:
         """Open for reading. ``skip_to`` is a byte offset, ``skip_to_record`` a record/offset keyword."""
-        raise TransportError("this transport cannot be read: it is output only", stream=self.stream, transport=self.type_name)
+        raise TransportError(
+            "this transport cannot be read: it is output only", stream=self.stream, transport=self.type_name
+        )
 
     def sink(self) -> Sink:
         """Open for writing."""
-        raise TransportError("this transport cannot be written: it is input only", stream=self.stream, transport=self.type_name)
+        raise TransportError(
+            "this transport cannot be written: it is input only", stream=self.stream, transport=self.type_name
+        )
 
     def error(self, message: str, *, hint: str | None = None) -> TransportError:
         """A :class:`TransportError` naming this stream and transport."""
