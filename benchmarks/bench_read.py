@@ -1,0 +1,152 @@
+"""Read-path benchmark: Stream.read() and Stream.sample().to_pandas() against bare codec loops.
+
+Run on demand (not a test): ``python benchmarks/bench_read.py [--records 200000] [--repeat 5]``.
+
+Machines here are shared and noisy, so every figure is reported as a ratio to a baseline measured in
+the same run over the same bytes: the fastest plain decode loop we know for that format
+(msgspec/orjson/json per line for NDJSON, fastavro's schemaless_reader loop for avro-binary,
+fastavro.reader for OCF). Each timing is the best of ``--repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import fastavro
+import msgspec
+
+import fastscore_sdk as fs
+
+SCHEMA = {
+    "type": "record",
+    "name": "bench",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "x", "type": "double"},
+        {"name": "y", "type": "double"},
+        {"name": "name", "type": "string"},
+        {"name": "flag", "type": "boolean"},
+    ],
+}
+
+
+def make_records(n: int) -> list[dict]:
+    return [{"id": i, "x": i * 0.5, "y": i * 1.25, "name": f"user{i % 1000}", "flag": bool(i & 1)} for i in range(n)]
+
+
+def best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
+    """Best wall time of ``repeat`` runs, and the record count the function returned."""
+    times, count = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        count = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), count
+
+
+def ndjson_floor(data: bytes) -> dict[str, Callable[[], int]]:
+    dec = msgspec.json.Decoder()
+    loops: dict[str, Callable[[], int]] = {
+        "msgspec per line": lambda: len([dec.decode(line) for line in data.split(b"\n") if line]),
+        "json per line": lambda: len([json.loads(line) for line in data.split(b"\n") if line]),
+    }
+    try:
+        import orjson
+
+        loops["orjson per line"] = lambda: len([orjson.loads(line) for line in data.split(b"\n") if line])
+    except ImportError:
+        pass
+    return loops
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--sample", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    n = args.records
+    records = make_records(n)
+    parsed = fastavro.parse_schema(SCHEMA)
+    tmp = Path(tempfile.mkdtemp(prefix="fastscore-bench-"))
+
+    ndjson = tmp / "bench.jsons"
+    ndjson_bytes = b"".join(msgspec.json.encode(r) + b"\n" for r in records)
+    ndjson.write_bytes(ndjson_bytes)
+    avro_path = tmp / "bench.avro"
+    buf = io.BytesIO()
+    for r in records:
+        fastavro.schemaless_writer(buf, parsed, r)
+    avro_bytes = buf.getvalue()
+    avro_path.write_bytes(avro_bytes)
+    ocf_path = tmp / "bench.ocf"
+    with ocf_path.open("wb") as f:
+        fastavro.writer(f, parsed, records)
+
+    def stream(path: Path, encoding: str, envelope=None, schema=True) -> fs.Stream:
+        desc = {"Transport": {"Type": "file", "Path": str(path)}, "Loop": False, "Encoding": encoding}
+        if envelope is not None:
+            desc["Envelope"] = envelope
+        desc["Schema"] = SCHEMA if schema else None
+        return fs.Stream(path.stem, desc)
+
+    def count(it) -> int:
+        c = 0
+        for _ in it:
+            c += 1
+        return c
+
+    def avro_floor() -> int:
+        bio = io.BytesIO(avro_bytes)
+        out = []
+        reader = fastavro.schemaless_reader
+        end = len(avro_bytes)
+        while bio.tell() < end:
+            out.append(reader(bio, parsed, None))
+        return len(out)
+
+    def ocf_floor() -> int:
+        with ocf_path.open("rb") as f:
+            return len(list(fastavro.reader(f)))
+
+    rows: list[tuple[str, float, int, str, float]] = []
+
+    def compare(label: str, fn: Callable[[], int], floors: dict[str, Callable[[], int]]) -> None:
+        floor_times = {name: best(f, args.repeat)[0] for name, f in floors.items()}
+        floor_name = min(floor_times, key=floor_times.get)
+        t, c = best(fn, args.repeat)
+        if c != n:
+            raise SystemExit(f"{label}: read {c} records, expected {n}")
+        rows.append((label, c / t, c, floor_name, floor_times[floor_name] / t))
+
+    plain = stream(ndjson, "json", schema=False)
+    typed = stream(ndjson, "json")
+    compare("read() NDJSON, untyped", lambda: count(plain.read()), ndjson_floor(ndjson_bytes))
+    typed_dec = msgspec.json.Decoder()
+    compare(
+        "read() NDJSON, Avro schema checked",
+        lambda: count(typed.read()),
+        {"msgspec per line (untyped)": lambda: len([typed_dec.decode(x) for x in ndjson_bytes.split(b"\n") if x])},
+    )
+    compare("read() avro-binary", lambda: count(stream(avro_path, "avro-binary", envelope=None).read()), {"fastavro schemaless_reader loop": avro_floor})
+    compare("read() ocf-block", lambda: count(stream(ocf_path, "avro-binary", envelope="ocf-block").read()), {"fastavro.reader": ocf_floor})
+
+    print(f"{n} records, best of {args.repeat}; ratio = bare loop time / Stream.read() time (1.0 = as fast as the bare loop)\n")
+    print(f"{'path':<38} {'records/s':>12}  {'ratio':>6}  baseline")
+    for label, rps, _c, floor_name, ratio in rows:
+        print(f"{label:<38} {rps:>12,.0f}  {ratio:>6.2f}  {floor_name}")
+
+    m = args.sample
+    for label, s in (("untyped", plain), ("Avro schema", typed)):
+        t, c = best(lambda s=s: len(s.sample(m, timeout=600).to_pandas()), args.repeat)
+        print(f"{'sample(' + str(m) + ').to_pandas(), ' + label:<38} {c / t:>12,.0f}  (target >= 1,000,000 records/s)")
+
+
+if __name__ == "__main__":
+    main()

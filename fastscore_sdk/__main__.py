@@ -1,0 +1,4 @@
+from fastscore_sdk.cli import main
+import sys
+
+sys.exit(main())
