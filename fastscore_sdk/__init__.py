@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -30,6 +31,10 @@ from .errors import (
     SchemaError,
     TransportError,
 )
+
+# A library logs, the application decides where logs go: without this, Python's last-resort handler
+# would print the SDK's warnings and errors on stderr.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # Heavier parts are imported on first use so `import fastscore_sdk` stays cheap.
 _LAZY = {

@@ -99,6 +99,34 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("json", "csv"), help="input format (default: from the file suffix)")
     c.add_argument("--name", help="record name (default: from the file name)")
     c.set_defaults(handler=_schema_infer)
+    model = groups.add_parser("model", help="models").add_subparsers(metavar="VERB")
+    c = model.add_parser("add", help="save a model file in the library")
+    c.add_argument("name")
+    c.add_argument("source", nargs="?", help="model file (default: stdin)")
+    c.add_argument("--type", dest="mtype", default=None, help="model type (default: from the file suffix, else python3)")
+    c.set_defaults(handler=_model_add)
+    c = model.add_parser("show", help="print a model's source")
+    c.add_argument("name")
+    c.set_defaults(handler=_model_show)
+    c = model.add_parser("list", help="list the library's models")
+    c.set_defaults(handler=_model_list)
+    c = model.add_parser("remove", help="remove a model from the library")
+    c.add_argument("name")
+    c.set_defaults(handler=_model_remove)
+    c = model.add_parser("verify", help="check a model's smart comments, schemas and imports")
+    c.add_argument("name", help="library name or model file")
+    c.set_defaults(handler=_model_verify)
+    c = model.add_parser("score", help="score JSON records (one per line) with a model, in-process")
+    c.add_argument("name", help="library name or model file")
+    c.add_argument("input", nargs="?", help="JSON lines file (default: stdin)")
+    c.set_defaults(handler=_model_score)
+
+    c = groups.add_parser("run", help="run a model over streams in the embedded engine")
+    c.add_argument("model", help="library name or model file")
+    c.add_argument("streams", nargs="+", metavar="STREAM", help="streams for slots 0, 1, ... (names or literals)")
+    c.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    c.add_argument("--progress", action="store_true", help="show a progress bar")
+    c.set_defaults(handler=_run)
     return p
 
 
@@ -242,8 +270,136 @@ def hexdump(data: bytes, *, indent: str = "") -> str:
         if len(chunk) > 8:
             hexes += "  " + " ".join(f"{b:02x}" for b in chunk[8:])
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{indent}{offset:04x}  {hexes:<49}|{text}|")
+        lines.append(f"{indent}{offset:04x}  {hexes:<48}  |{text}|")
     return "\n".join(lines)
+
+
+# -- model commands ------------------------------------------------------------------------------
+def _model(args: argparse.Namespace, name: str) -> Any:
+    from .model import Model
+
+    path = Path(name)
+    if path.suffix and path.is_file():
+        lib = None
+        with_library = args.library or os.environ.get("FASTSCORE_LIBRARY") or Path("library").is_dir()
+        if with_library:
+            lib = _library(args)
+        return Model.load(path, library=lib)
+    return _library(args).models[name]
+
+
+def _model_add(args: argparse.Namespace) -> int:
+    from .model import Model
+
+    lib = _library(args, create=True)
+    if args.source is not None:
+        model = Model.load(args.source, library=lib, mtype=args.mtype)
+        model = Model(args.name, model.source, model.mtype, library=lib)
+    else:
+        model = Model(args.name, sys.stdin.read(), args.mtype or "python3", library=lib)
+    lib.models[args.name] = model
+    print(f"Model '{args.name}' added")
+    return 0
+
+
+def _model_show(args: argparse.Namespace) -> int:
+    sys.stdout.write(_model(args, args.name).source)
+    return 0
+
+
+def _model_list(args: argparse.Namespace) -> int:
+    names = sorted(_library(args).models)
+    if args.json:
+        _print_json(names)
+    else:
+        for name in names:
+            print(name)
+    return 0
+
+
+def _model_remove(args: argparse.Namespace) -> int:
+    del _library(args).models[args.name]
+    print(f"Model '{args.name}' removed")
+    return 0
+
+
+def _model_verify(args: argparse.Namespace) -> int:
+    model = _model(args, args.name)
+    model.check_imports()
+    sloc = sum(1 for line in model.source.splitlines() if line.strip() and not line.strip().startswith("#"))
+    if args.json:
+        _print_json({"name": model.name, "type": model.mtype, "sloc": sloc, "slots": [s.as_dict() for s in model.slots]})
+        return 0
+    print(f"Name: {model.name}\nType: {model.mtype}\nSLOC: {sloc}\n")
+    rows = [("Slot", "Direction", "Schema", "Recordsets", "Action")]
+    for s in model.slots:
+        schema = s.schema.name if s.schema is not None else "(untyped)"
+        action = s.action or ("-" if s.direction == "output" else "(explicit)" if model.explicit else "action")
+        rows.append((str(s.slot), s.direction, schema, "yes" if s.recordsets else "no", action))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    modules = ", ".join(model.annotations.modules_attached)
+    if modules:
+        print(f"\nAttached modules: {modules}")
+    print("\nThe model contains no errors")
+    return 0
+
+
+def _model_score(args: argparse.Namespace) -> int:
+    model = _model(args, args.name)
+    lines = [line for line in _read_source(args.input).splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise FastScoreError(f"input line {number} is not JSON: {exc.msg}") from None
+    for output in model.score(records):
+        print(json.dumps(output, default=_jsonable))
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)
+    if tolist is not None:
+        return tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .engine import Engine
+    from .stream import Stream
+
+    model = _model(args, args.model)
+    lib = _library(args) if not all(_is_literal(s) for s in args.streams) else None
+    streams = [Stream(s) if _is_literal(s) else lib.streams[s] for s in args.streams]
+    engine = Engine()
+    engine.run(model, *streams)
+    state = engine.wait(args.timeout, progress=args.progress)
+    if state not in ("FINISHED", "ERROR"):
+        engine.stop()
+        state = engine.state
+    stats = engine.stats()
+    for slot, row in stats.iterrows():
+        direction = "in " if slot % 2 == 0 else "out"
+        rejected = int(row["rejected_by_schema"]) + int(row["rejected_by_encoding"])
+        note = f", {rejected} rejected" if rejected else ""
+        print(f"slot {slot} {direction} {row['stream']}: {int(row['records'])} records{note}", file=sys.stderr)
+    if state == "ERROR":
+        error = engine.last_error
+        print(f"Error: {error}", file=sys.stderr)
+        tb = getattr(error, "traceback", None)
+        if tb:
+            print(tb.rstrip(), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _is_literal(text: str) -> bool:
+    from . import descriptor
+
+    return descriptor.is_literal(text)
 
 
 # -- schema commands -----------------------------------------------------------------------------

@@ -148,15 +148,22 @@ class Stream:
 
     def _interpret(self, *, slot: int | None, reveal: bool) -> dict[str, Any]:
         return descriptor.interpret(
-            self.desc, slot=slot, resolve_schema=self._resolve_schema, reveal_secrets=reveal, stream=self.name
+            self.desc,
+            slot=slot,
+            resolve_schema=self._resolve_schema,
+            reveal_secrets=reveal,
+            check_secrets=True,
+            stream=self.name,
         )
 
     def _resolve_schema(self, name: str) -> Any:
         return self.library.schemas[name].avro
 
-    def _schema_of(self, interpreted: dict[str, Any]) -> Schema | None:
+    def _schema_of(self, interpreted: dict[str, Any], inherit: Schema | None = None) -> Schema | None:
         avro = interpreted.get("schema")
-        if avro is None or avro == "$inherit":
+        if avro == "$inherit" or (avro is None and "Schema" not in self.desc):
+            return inherit
+        if avro is None:
             return None
         from .schema import Schema
 
@@ -165,9 +172,13 @@ class Stream:
         return Schema(name or f"{self.name}.schema", avro, library=self._library)
 
     # -- reading -----------------------------------------------------------------------------
-    def open_reader(self, *, errors: str = "reject", slot: int | None = None) -> StreamReader:
-        """Open the transport for reading; the caller closes the reader (it is a context manager)."""
-        return StreamReader(self, errors=errors, slot=slot)
+    def open_reader(self, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None) -> StreamReader:
+        """Open the transport for reading; the caller closes the reader (it is a context manager).
+
+        ``inherit`` is the schema a stream without one of its own (``"$inherit"`` or no ``Schema``
+        field) checks records against: the engine passes the model's schema for the slot.
+        """
+        return StreamReader(self, errors=errors, slot=slot, inherit=inherit)
 
     def read(self, *, errors: str = "reject", controls: bool = False) -> Iterator[Any]:
         """Iterate over decoded, schema-checked records until the stream ends.
@@ -238,7 +249,7 @@ class Stream:
         return {"rps": count / elapsed, "mbps": nbytes / elapsed / 1e6}
 
     # -- writing -----------------------------------------------------------------------------
-    def open_writer(self, *, errors: str = "reject", slot: int | None = None) -> StreamWriter:
+    def open_writer(self, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None) -> StreamWriter:
         """Open the transport for writing.
 
         Examples
@@ -250,7 +261,7 @@ class Stream:
         >>> open(path).read()
         '{"x":1}\\n'
         """
-        return StreamWriter(self, errors=errors, slot=slot)
+        return StreamWriter(self, errors=errors, slot=slot, inherit=inherit)
 
     # -- display -----------------------------------------------------------------------------
     def to_json(self, *, indent: int | None = 2, redact: bool = True) -> str:
@@ -330,11 +341,13 @@ class StreamReader:
     records_read, bytes_read : int
     """
 
-    def __init__(self, stream: Stream, *, errors: str = "reject", slot: int | None = None) -> None:
+    def __init__(
+        self, stream: Stream, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None
+    ) -> None:
         self.stream = stream
         self.slot = slot
         self.interpreted = interpreted = stream._interpret(slot=slot, reveal=True)
-        self.schema = stream._schema_of(interpreted)
+        self.schema = stream._schema_of(interpreted, inherit)
         spec = interpreted["transport"]
         self.traits = traits_of(spec)
         if not self.traits.supported:
@@ -350,9 +363,9 @@ class StreamReader:
             end_marker=interpreted.get("end_marker"),
         )
         transport = open_transport(spec, stream=stream.name)
-        self.source = transport.source(
-            skip_to=interpreted.get("skip_to"), skip_to_record=interpreted.get("skip_to_record")
-        )
+        # SkipToRecord counts messages, so only boundary-preserving transports take it (rule FS-D009).
+        skip_to_record = interpreted.get("skip_to_record") if self.traits.preserves_boundaries else None
+        self.source = transport.source(skip_to=interpreted.get("skip_to"), skip_to_record=skip_to_record)
         self._messages = self.source.preserves_boundaries
         self.records_read = 0
         self._ended = False
@@ -438,10 +451,12 @@ class StreamWriter:
     #: Records buffered before they are encoded and written.
     batch_size = 1000
 
-    def __init__(self, stream: Stream, *, errors: str = "reject", slot: int | None = None) -> None:
+    def __init__(
+        self, stream: Stream, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None
+    ) -> None:
         self.stream = stream
         self.interpreted = interpreted = stream._interpret(slot=slot, reveal=True)
-        self.schema = stream._schema_of(interpreted)
+        self.schema = stream._schema_of(interpreted, inherit)
         spec = interpreted["transport"]
         traits = traits_of(spec)
         if not traits.supported:

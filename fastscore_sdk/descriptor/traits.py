@@ -29,6 +29,10 @@ class Traits:
         False for types that parse and verify but cannot run yet (HDFS, kafka-offset).
     extra
         The ``fastscore_sdk[extra]`` that provides its dependencies, if any.
+    framed
+        Whether an envelope may frame records within its messages. False for Kafka and UDP, where the
+        "no framing on a boundary-preserving transport" restriction applies (DESIGN §8); a REST body or
+        an inline list element may still be framed.
     """
 
     input: bool
@@ -37,21 +41,30 @@ class Traits:
     preserves_boundaries: bool
     supported: bool = True
     extra: str | None = None
+    framed: bool = True
 
 
 TRAITS: Mapping[str, Traits] = {
     "rest": Traits(input=True, output=True, seekable=False, preserves_boundaries=True),
     "http": Traits(input=True, output=False, seekable=True, preserves_boundaries=False),
-    "kafka": Traits(input=True, output=True, seekable=True, preserves_boundaries=True, extra="kafka"),
+    "kafka": Traits(
+        input=True, output=True, seekable=True, preserves_boundaries=True, extra="kafka", framed=False
+    ),
     "kafka-offset": Traits(
-        input=False, output=True, seekable=False, preserves_boundaries=True, supported=False, extra="kafka"
+        input=False,
+        output=True,
+        seekable=False,
+        preserves_boundaries=True,
+        supported=False,
+        extra="kafka",
+        framed=False,
     ),
     "s3": Traits(input=True, output=True, seekable=True, preserves_boundaries=False, extra="s3"),
     "file": Traits(input=True, output=True, seekable=True, preserves_boundaries=False),
     "odbc": Traits(input=True, output=True, seekable=False, preserves_boundaries=True, extra="odbc"),
     "hdfs": Traits(input=True, output=True, seekable=True, preserves_boundaries=False, supported=False),
     "tcp": Traits(input=True, output=True, seekable=False, preserves_boundaries=False),
-    "udp": Traits(input=True, output=False, seekable=False, preserves_boundaries=True),
+    "udp": Traits(input=True, output=False, seekable=False, preserves_boundaries=True, framed=False),
     "exec": Traits(input=True, output=True, seekable=False, preserves_boundaries=False),
     "inline": Traits(input=True, output=False, seekable=True, preserves_boundaries=False),
     "discard": Traits(input=False, output=True, seekable=False, preserves_boundaries=True),

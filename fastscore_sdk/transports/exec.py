@@ -14,7 +14,9 @@ own so that stopping it also stops whatever it started.
   ``fastscore_sdk.transports.exec``) and its last lines kept in :attr:`ExecSink.output_tail`.
 
 Closing or aborting stops a program that is still running (SIGTERM, then SIGKILL after a second) and
-always reaps it, so no zombie is left behind. Error messages name the program, never its arguments
+always reaps it, so no zombie is left behind; a source or sink dropped without being closed is stopped
+when it is garbage collected. Being in its own session, the program does not receive the terminal's
+Ctrl-C: the interrupted reader closes it instead. Error messages name the program, never its arguments
 (which may hold resolved secrets).
 
 Examples
@@ -47,11 +49,14 @@ _POSIX = os.name == "posix"
 #: Lines of stderr shown in an error message (more are kept, and all are logged at DEBUG level).
 SHOWN_STDERR_LINES = 5
 _KEPT_LINES = 50
+_MAX_LINE = 4096
 #: Seconds a program gets to exit after SIGTERM before it is killed.
 _GRACE = 1.0
 #: Chunks the reader thread may queue ahead of the consumer (bounds memory with a fast producer).
 _QUEUE_DEPTH = 64
 _EOF = object()
+# SIGKILL is POSIX only; elsewhere terminate() is the strongest stop there is.
+_KILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 
 
 class ExecTransport(Transport):
@@ -134,12 +139,13 @@ class _Child:
         except FileNotFoundError as exc:
             raise transport.error(
                 f"cannot run {transport.run!r}: no such program",
-                hint="give the program's absolute path or put it on PATH (a script also needs the "
-                "interpreter named on its #! line)",
+                hint="give the program's absolute path or put it on PATH; a script also needs the "
+                "interpreter named on its #! line",
             ) from exc
         except PermissionError as exc:
             raise transport.error(
-                f"cannot run {transport.run!r}: permission denied", hint=f"make it executable: chmod +x {transport.run}"
+                f"cannot run {transport.run!r}: permission denied",
+                hint=f"make it executable: chmod +x {transport.run}",
             ) from exc
         except OSError as exc:
             raise transport.error(f"cannot run {transport.run!r}: {exc.strerror or exc}") from exc
@@ -152,7 +158,9 @@ class _Child:
         )
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
         assert self.proc.stderr is not None
-        self._stderr_thread = _start_line_collector(self.proc.stderr, self.stderr_tail, f"{transport.run} stderr")
+        self._stderr_thread = _start_line_collector(
+            self.proc.stderr.fileno(), self.stderr_tail, f"{transport.run} stderr"
+        )
 
     @property
     def pid(self) -> int:
@@ -176,12 +184,12 @@ class _Child:
             try:
                 self.proc.wait(_GRACE)
             except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
+                self._signal(_KILL)
                 self.proc.wait()
         self._stderr_thread.join(_GRACE)
         if self._stderr_thread.is_alive():
             # A grandchild still holds stderr open: the group outlives its leader, so stop it too.
-            self._signal(signal.SIGKILL)
+            self._signal(_KILL)
             self._stderr_thread.join(_GRACE)
         return stopped
 
@@ -219,26 +227,51 @@ class _Child:
         shown = "\n  ".join(lines[-SHOWN_STDERR_LINES:])
         return f"; the last lines of its stderr:\n  {shown}"
 
-    def close_pipes(self) -> None:
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+    def close_pipes(self, *, stdout_reader: threading.Thread | None = None) -> None:
+        """Close the pipes, except one a reader thread still reads from.
+
+        A thread blocked in ``os.read`` on a closed descriptor could later read whatever file reuses
+        its number; so a pipe held open by a stray grandchild is left to that (daemon) thread instead.
+        """
+        pipes: list[IO[bytes] | None] = [self.proc.stdin]
+        if stdout_reader is None or not stdout_reader.is_alive():
+            pipes.append(self.proc.stdout)
+        if not self._stderr_thread.is_alive():
+            pipes.append(self.proc.stderr)
+        for pipe in pipes:
             if pipe is not None:
                 try:
                     pipe.close()
                 except OSError:
-                    # A pipe whose reader has gone fails to flush on close; the process is already reaped.
+                    # A pipe whose reader has gone fails to flush on close; the program is already reaped.
                     pass
 
 
-def _start_line_collector(pipe: IO[bytes], tail: collections.deque[str], label: str) -> threading.Thread:
+def _start_line_collector(fd: int, tail: collections.deque[str], label: str) -> threading.Thread:
+    """A thread keeping the last lines written on ``fd`` (each at most ``_MAX_LINE`` bytes)."""
+
+    def add(raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        tail.append(line)
+        logger.debug("%s: %s", label, line)
+
     def collect() -> None:
+        # Raw reads, not readline: a program writing megabytes without a newline must not fill memory.
+        partial = b""
         try:
-            for raw in iter(pipe.readline, b""):
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                tail.append(line)
-                logger.debug("%s: %s", label, line)
-        except (OSError, ValueError):
-            # The pipe was closed under us while stopping the program: nothing more to collect.
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                lines = (partial + chunk).split(b"\n")
+                partial = lines.pop()[-_MAX_LINE:]
+                for raw in lines:
+                    add(raw[-_MAX_LINE:])
+        except OSError:
+            # The pipe failed while the program was being stopped: nothing more to collect.
             pass
+        if partial:
+            add(partial)
 
     thread = threading.Thread(target=collect, name=f"fastscore-exec-{label}", daemon=True)
     thread.start()
@@ -359,12 +392,16 @@ class ExecSource(Source):
         if error is not None:
             self._error = error
             raise error
-        logger.debug("stream %r: %s exited after %d bytes", self.transport.stream, self.transport.run, self.bytes_read)
+        logger.debug(
+            "stream %r: %s exited after %d bytes", self.transport.stream, self.transport.run, self.bytes_read
+        )
         self._ended = True
         return None
 
     def rewind(self) -> None:
-        raise self.transport.error("a program's output cannot loop: exec is not seekable", hint='set "Loop": false')
+        raise self.transport.error(
+            "a program's output cannot loop: exec is not seekable", hint='set "Loop": false'
+        )
 
     def close(self) -> None:
         """Stop the program if it still runs, reap it and release the pipes; safe to call twice."""
@@ -373,9 +410,11 @@ class ExecSource(Source):
         self._closed = True
         self._stop.set()
         if self._child.stop():
-            logger.debug("stream %r: stopped %s before it finished", self.transport.stream, self.transport.run)
+            logger.debug(
+                "stream %r: stopped %s before it finished", self.transport.stream, self.transport.run
+            )
         self._reader.join(_GRACE)
-        self._child.close_pipes()
+        self._child.close_pipes(stdout_reader=self._reader)
 
     def __del__(self) -> None:
         # A source dropped without close() must not leave its program running or unreaped.
@@ -410,7 +449,9 @@ class ExecSink(Sink):
         self.output_tail: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
         assert self.process.stdout is not None and self.process.stdin is not None
         # Drained even though nobody reads it: a full stdout pipe would block the program, then us.
-        self._stdout_thread = _start_line_collector(self.process.stdout, self.output_tail, f"{transport.run} stdout")
+        self._stdout_thread = _start_line_collector(
+            self.process.stdout.fileno(), self.output_tail, f"{transport.run} stdout"
+        )
         self._stdin = self.process.stdin
         self._closed = False
 
@@ -420,7 +461,7 @@ class ExecSink(Sink):
         self._child.wait(_GRACE)
         self._child.stop()
         self._stdout_thread.join(_GRACE)
-        self._child.close_pipes()
+        self._child.close_pipes(stdout_reader=self._stdout_thread)
         if isinstance(exc, BrokenPipeError):
             what = f"stopped reading its input after {self.bytes_written} bytes and "
         else:
@@ -464,7 +505,8 @@ class ExecSink(Sink):
         self._closed = True
         if not self._child.wait(self.transport.close_timeout):
             self._child.stop()
-            self._child.close_pipes()
+            self._stdout_thread.join(_GRACE)
+            self._child.close_pipes(stdout_reader=self._stdout_thread)
             raise self.transport.error(
                 f"{self.transport.run!r} did not exit within {self.transport.close_timeout:g} s after its input "
                 "ended, so it was stopped",
@@ -472,11 +514,13 @@ class ExecSink(Sink):
             )
         self._child.stop()
         self._stdout_thread.join(_GRACE)
-        self._child.close_pipes()
+        self._child.close_pipes(stdout_reader=self._stdout_thread)
         error = self._child.failure()
         if error is not None:
             raise error
-        logger.debug("stream %r: %s took %d bytes", self.transport.stream, self.transport.run, self.bytes_written)
+        logger.debug(
+            "stream %r: %s took %d bytes", self.transport.stream, self.transport.run, self.bytes_written
+        )
 
     def abort(self) -> None:
         """Stop the program at once (it may have acted on part of its input) and reap it."""
@@ -490,10 +534,13 @@ class ExecSink(Sink):
             pass
         if self._child.stop():
             logger.warning(
-                "stream %r: stopped %s after %d bytes of input", self.transport.stream, self.transport.run, self.bytes_written
+                "stream %r: stopped %s after %d bytes of input",
+                self.transport.stream,
+                self.transport.run,
+                self.bytes_written,
             )
         self._stdout_thread.join(_GRACE)
-        self._child.close_pipes()
+        self._child.close_pipes(stdout_reader=self._stdout_thread)
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):

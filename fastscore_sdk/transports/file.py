@@ -82,9 +82,11 @@ class FileTransport(Transport):
         return f"{self.given_path!r} ({self.path})"
 
     def _open_error(self, exc: OSError, action: str) -> Exception:
+        hint: str | None
         if isinstance(exc, FileNotFoundError):
-            reason = "no such file"
-            hint = f"check the path (relative paths resolve against {os.getcwd()})"
+            # Said in the message, not as a hint, so the parenthesis reads naturally.
+            reason = f"no such file; check the path (relative paths resolve against {os.getcwd()})"
+            hint = None
         elif isinstance(exc, IsADirectoryError):
             reason = "it is a directory"
             hint = "give the path of a file inside it"
@@ -170,9 +172,7 @@ class FileSource(Source):
         try:
             chunk = self._fh.read(self.transport.chunk_size)
         except OSError as exc:
-            raise self.transport.error(
-                f"cannot read {self.transport.path!r}: {exc.strerror or exc}"
-            ) from exc
+            raise self.transport.error(f"cannot read {self.transport.path!r}: {exc.strerror or exc}") from exc
         if not chunk:
             self._eof = True
             return None
@@ -241,7 +241,9 @@ class FileSink(Sink):
             self._fh.close()
         except OSError as exc:
             raise self._failed(exc, "complete") from exc
-        logger.debug("stream %r: wrote %d bytes to %s", self.transport.stream, self.bytes_written, self.transport.path)
+        logger.debug(
+            "stream %r: wrote %d bytes to %s", self.transport.stream, self.bytes_written, self.transport.path
+        )
 
     def abort(self) -> None:
         """Close the file, keeping what was written: a file written in place cannot be taken back."""
@@ -251,7 +253,9 @@ class FileSink(Sink):
         try:
             self._fh.close()
         except OSError as exc:
-            logger.warning("stream %r: closing %s after a failure: %s", self.transport.stream, self.transport.path, exc)
+            logger.warning(
+                "stream %r: closing %s after a failure: %s", self.transport.stream, self.transport.path, exc
+            )
         logger.warning(
             "stream %r: output stopped early; %s holds the first %d bytes",
             self.transport.stream,

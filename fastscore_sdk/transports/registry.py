@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 
 from .._registry import Entry, Registry
 from ..descriptor.traits import TRAITS
-from ..errors import MissingDependencyError, NotSupportedError, TransportError
+from ..errors import NotSupportedError, TransportError
 from .base import Sink, Source, Transport
 
 __all__ = [
@@ -68,7 +68,9 @@ transports = Registry(
 )
 
 
-def register_transport(name: str, target: str | type, *, extra: str | None = None, clobber: bool = False) -> None:
+def register_transport(
+    name: str, target: str | type, *, extra: str | None = None, clobber: bool = False
+) -> None:
     """Add a transport type (a plugin) under ``name``.
 
     Parameters
@@ -86,8 +88,8 @@ def register_transport(name: str, target: str | type, *, extra: str | None = Non
     Examples
     --------
     >>> from fastscore_sdk.transports.discard import DiscardTransport
-    >>> register_transport("blackhole", DiscardTransport)
-    >>> "blackhole" in available_transports()
+    >>> register_transport("example-sink", DiscardTransport, clobber=True)
+    >>> "example-sink" in available_transports()
     True
     """
     transports.register(name, target, extra=extra, clobber=clobber)
@@ -149,14 +151,15 @@ def open_transport(spec: Mapping[str, Any], *, stream: str | None = None, **opti
     kind = spec.get("type")
     known = ", ".join(available_transports())
     if not isinstance(kind, str) or not kind:
-        raise TransportError("the transport has no type", stream=stream, hint=f"set Transport.Type to one of: {known}")
+        raise TransportError(
+            "the transport has no type", stream=stream, hint=f"set Transport.Type to one of: {known}"
+        )
     try:
         cls = transports.load(kind)
     except KeyError:
-        raise TransportError(f"unknown transport type {kind!r}", stream=stream, hint=f"use one of: {known}") from None
-    except MissingDependencyError:
-        logger.debug("transport %r needs an optional dependency", kind)
-        raise
+        raise TransportError(
+            f"unknown transport type {kind!r}", stream=stream, hint=f"use one of: {known}"
+        ) from None
     return cls(dict(spec), stream=stream, **options)
 
 
@@ -238,11 +241,13 @@ class HDFSTransport(UnsupportedTransport):
     """``hdfs``: parsed and verified, not runnable yet."""
 
     type_name = "hdfs"
-    advice = "copy the data to a file or S3 stream (e.g. with hdfs dfs -get) and use that"
+    advice = "copy the data to a file or S3 stream, e.g. with hdfs dfs -get, and use that"
 
 
 class KafkaOffsetTransport(UnsupportedTransport):
     """``kafka-offset``: parsed and verified, not runnable yet."""
 
     type_name = "kafka-offset"
-    advice = "leave CommitOffset true (the default) on the kafka input so offsets are committed as it reads"
+    advice = (
+        "leave CommitOffset true, its default, on the kafka input: offsets are then committed as it reads"
+    )
