@@ -37,7 +37,10 @@ SCHEMA = {
 
 
 def make_records(n: int) -> list[dict]:
-    return [{"id": i, "x": i * 0.5, "y": i * 1.25, "name": f"user{i % 1000}", "flag": bool(i & 1)} for i in range(n)]
+    return [
+        {"id": i, "x": i * 0.5, "y": i * 1.25, "name": f"user{i % 1000}", "flag": bool(i & 1)}
+        for i in range(n)
+    ]
 
 
 def best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
@@ -132,12 +135,26 @@ def main() -> None:
     compare(
         "read() NDJSON, Avro schema checked",
         lambda: count(typed.read()),
-        {"msgspec per line (untyped)": lambda: len([typed_dec.decode(x) for x in ndjson_bytes.split(b"\n") if x])},
+        {
+            "msgspec per line (untyped)": lambda: len(
+                [typed_dec.decode(x) for x in ndjson_bytes.split(b"\n") if x]
+            )
+        },
     )
-    compare("read() avro-binary", lambda: count(stream(avro_path, "avro-binary", envelope=None).read()), {"fastavro schemaless_reader loop": avro_floor})
-    compare("read() ocf-block", lambda: count(stream(ocf_path, "avro-binary", envelope="ocf-block").read()), {"fastavro.reader": ocf_floor})
+    compare(
+        "read() avro-binary",
+        lambda: count(stream(avro_path, "avro-binary", envelope=None).read()),
+        {"fastavro schemaless_reader loop": avro_floor},
+    )
+    compare(
+        "read() ocf-block",
+        lambda: count(stream(ocf_path, "avro-binary", envelope="ocf-block").read()),
+        {"fastavro.reader": ocf_floor},
+    )
 
-    print(f"{n} records, best of {args.repeat}; ratio = bare loop time / Stream.read() time (1.0 = as fast as the bare loop)\n")
+    print(
+        f"{n} records, best of {args.repeat}; ratio = bare loop time / Stream.read() time (1.0 = as fast as the bare loop)\n"
+    )
     print(f"{'path':<38} {'records/s':>12}  {'ratio':>6}  baseline")
     for label, rps, _c, floor_name, ratio in rows:
         print(f"{label:<38} {rps:>12,.0f}  {ratio:>6.2f}  {floor_name}")
@@ -145,7 +162,9 @@ def main() -> None:
     m = args.sample
     for label, s in (("untyped", plain), ("Avro schema", typed)):
         t, c = best(lambda s=s: len(s.sample(m, timeout=600).to_pandas()), args.repeat)
-        print(f"{'sample(' + str(m) + ').to_pandas(), ' + label:<38} {c / t:>12,.0f}  (target >= 1,000,000 records/s)")
+        print(
+            f"{'sample(' + str(m) + ').to_pandas(), ' + label:<38} {c / t:>12,.0f}  (target >= 1,000,000 records/s)"
+        )
 
 
 if __name__ == "__main__":

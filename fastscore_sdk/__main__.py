@@ -1,4 +1,5 @@
-from fastscore_sdk.cli import main
 import sys
+
+from fastscore_sdk.cli import main
 
 sys.exit(main())

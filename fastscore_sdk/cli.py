@@ -45,9 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- parser --------------------------------------------------------------------------------------
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fastscore", description="FastScore streams, schemas, models and engines.")
+    p = argparse.ArgumentParser(
+        prog="fastscore", description="FastScore streams, schemas, models and engines."
+    )
     p.add_argument("--version", action="version", version=f"fastscore_sdk {__version__}")
-    p.add_argument("--library", metavar="PATH", help="library folder (default: $FASTSCORE_LIBRARY or ./library)")
+    p.add_argument(
+        "--library", metavar="PATH", help="library folder (default: $FASTSCORE_LIBRARY or ./library)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     groups = p.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -103,7 +107,9 @@ def _build_parser() -> argparse.ArgumentParser:
     c = model.add_parser("add", help="save a model file in the library")
     c.add_argument("name")
     c.add_argument("source", nargs="?", help="model file (default: stdin)")
-    c.add_argument("--type", dest="mtype", default=None, help="model type (default: from the file suffix, else python3)")
+    c.add_argument(
+        "--type", dest="mtype", default=None, help="model type (default: from the file suffix, else python3)"
+    )
     c.set_defaults(handler=_model_add)
     c = model.add_parser("show", help="print a model's source")
     c.add_argument("name")
@@ -123,7 +129,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     c = groups.add_parser("run", help="run a model over streams in the embedded engine")
     c.add_argument("model", help="library name or model file")
-    c.add_argument("streams", nargs="+", metavar="STREAM", help="streams for slots 0, 1, ... (names or literals)")
+    c.add_argument(
+        "streams", nargs="+", metavar="STREAM", help="streams for slots 0, 1, ... (names or literals)"
+    )
     c.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     c.add_argument("--progress", action="store_true", help="show a progress bar")
     c.set_defaults(handler=_run)
@@ -138,7 +146,8 @@ def _library(args: argparse.Namespace, *, create: bool = False) -> Any:
     if not path.is_dir():
         if not create:
             raise FastScoreError(
-                f"no library folder at {str(path)!r}", hint="pass --library PATH, set $FASTSCORE_LIBRARY, or run from a folder with ./library"
+                f"no library folder at {str(path)!r}",
+                hint="pass --library PATH, set $FASTSCORE_LIBRARY, or run from a folder with ./library",
             )
         path.mkdir(parents=True)
     return Library(path)
@@ -216,7 +225,9 @@ def _stream_verify(args: argparse.Namespace) -> int:
         if args.json:
             _print_json({"ok": False, "problems": [p.__dict__ for p in exc.problems]})
         else:
-            print(f"The stream descriptor '{stream.name}' has {len(exc.problems)} problem(s):", file=sys.stderr)
+            print(
+                f"The stream descriptor '{stream.name}' has {len(exc.problems)} problem(s):", file=sys.stderr
+            )
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
         return 1
@@ -328,13 +339,22 @@ def _model_verify(args: argparse.Namespace) -> int:
     model.check_imports()
     sloc = sum(1 for line in model.source.splitlines() if line.strip() and not line.strip().startswith("#"))
     if args.json:
-        _print_json({"name": model.name, "type": model.mtype, "sloc": sloc, "slots": [s.as_dict() for s in model.slots]})
+        _print_json(
+            {
+                "name": model.name,
+                "type": model.mtype,
+                "sloc": sloc,
+                "slots": [s.as_dict() for s in model.slots],
+            }
+        )
         return 0
     print(f"Name: {model.name}\nType: {model.mtype}\nSLOC: {sloc}\n")
     rows = [("Slot", "Direction", "Schema", "Recordsets", "Action")]
     for s in model.slots:
         schema = s.schema.name if s.schema is not None else "(untyped)"
-        action = s.action or ("-" if s.direction == "output" else "(explicit)" if model.explicit else "action")
+        action = s.action or (
+            "-" if s.direction == "output" else "(explicit)" if model.explicit else "action"
+        )
         rows.append((str(s.slot), s.direction, schema, "yes" if s.recordsets else "no", action))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -385,7 +405,9 @@ def _run(args: argparse.Namespace) -> int:
         direction = "in " if slot % 2 == 0 else "out"
         rejected = int(row["rejected_by_schema"]) + int(row["rejected_by_encoding"])
         note = f", {rejected} rejected" if rejected else ""
-        print(f"slot {slot} {direction} {row['stream']}: {int(row['records'])} records{note}", file=sys.stderr)
+        print(
+            f"slot {slot} {direction} {row['stream']}: {int(row['records'])} records{note}", file=sys.stderr
+        )
     if state == "ERROR":
         error = engine.last_error
         print(f"Error: {error}", file=sys.stderr)
@@ -411,7 +433,9 @@ def _schema_add(args: argparse.Namespace) -> int:
     try:
         avro = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FastScoreError(f"the schema is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise FastScoreError(
+            f"the schema is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
     lib.schemas[args.name] = Schema(args.name, avro, library=lib)
     print(f"Schema '{args.name}' added")
     return 0

@@ -69,7 +69,11 @@ class Stream:
     """
 
     def __init__(
-        self, name_or_literal: str, desc: dict[str, Any] | str | None = None, *, library: Library | None = None
+        self,
+        name_or_literal: str,
+        desc: dict[str, Any] | str | None = None,
+        *,
+        library: Library | None = None,
     ) -> None:
         self._library = library
         if desc is None:
@@ -110,7 +114,9 @@ class Stream:
         try:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
-            raise TransportError(f"cannot read the descriptor file {str(p)!r}: {exc.strerror or exc}") from exc
+            raise TransportError(
+                f"cannot read the descriptor file {str(p)!r}: {exc.strerror or exc}"
+            ) from exc
         return cls(p.stem, _parse_text(text, p.stem, source=str(p)), library=library)
 
     @property
@@ -172,7 +178,9 @@ class Stream:
         return Schema(name or f"{self.name}.schema", avro, library=self._library)
 
     # -- reading -----------------------------------------------------------------------------
-    def open_reader(self, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None) -> StreamReader:
+    def open_reader(
+        self, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None
+    ) -> StreamReader:
         """Open the transport for reading; the caller closes the reader (it is a context manager).
 
         ``inherit`` is the schema a stream without one of its own (``"$inherit"`` or no ``Schema``
@@ -249,7 +257,9 @@ class Stream:
         return {"rps": count / elapsed, "mbps": nbytes / elapsed / 1e6}
 
     # -- writing -----------------------------------------------------------------------------
-    def open_writer(self, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None) -> StreamWriter:
+    def open_writer(
+        self, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None
+    ) -> StreamWriter:
         """Open the transport for writing.
 
         Examples
@@ -342,7 +352,12 @@ class StreamReader:
     """
 
     def __init__(
-        self, stream: Stream, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None
+        self,
+        stream: Stream,
+        *,
+        errors: str = "reject",
+        slot: int | None = None,
+        inherit: Schema | None = None,
     ) -> None:
         self.stream = stream
         self.slot = slot
@@ -351,7 +366,9 @@ class StreamReader:
         spec = interpreted["transport"]
         self.traits = traits_of(spec)
         if not self.traits.supported:
-            raise NotSupportedError(f"stream {stream.name!r}: the {spec['type']} transport is not supported yet")
+            raise NotSupportedError(
+                f"stream {stream.name!r}: the {spec['type']} transport is not supported yet"
+            )
         self.loop = bool(interpreted.get("loop"))
         self.decoder = codec.decoder(
             interpreted.get("envelope"),
@@ -405,9 +422,7 @@ class StreamReader:
                 self.input_items.extend(items)
             decoder = self.decoder
             if self._messages:
-                out = []
-                for item in items:
-                    out.extend(decoder.feed_message(item))
+                out = decoder.feed_messages(items)
             elif len(items) == 1:
                 out = decoder.feed(items[0])
             else:
@@ -452,7 +467,12 @@ class StreamWriter:
     batch_size = 1000
 
     def __init__(
-        self, stream: Stream, *, errors: str = "reject", slot: int | None = None, inherit: Schema | None = None
+        self,
+        stream: Stream,
+        *,
+        errors: str = "reject",
+        slot: int | None = None,
+        inherit: Schema | None = None,
     ) -> None:
         self.stream = stream
         self.interpreted = interpreted = stream._interpret(slot=slot, reveal=True)
@@ -460,7 +480,9 @@ class StreamWriter:
         spec = interpreted["transport"]
         traits = traits_of(spec)
         if not traits.supported:
-            raise NotSupportedError(f"stream {stream.name!r}: the {spec['type']} transport is not supported yet")
+            raise NotSupportedError(
+                f"stream {stream.name!r}: the {spec['type']} transport is not supported yet"
+            )
         self.encoder = codec.encoder(
             interpreted.get("envelope"),
             interpreted.get("encoding"),
@@ -619,7 +641,7 @@ class Sample(Sequence[Any]):
         import pandas as pd
 
         if self.schema is not None:
-            return self.schema.to_pandas(self.records)
+            return self.schema.to_pandas(self.records, column="value")
         records = self.records
         if records and all(type(r) is dict for r in records):
             return pd.DataFrame.from_records(records)

@@ -35,7 +35,9 @@ def test_stream_add_show_list_verify_sample_remove(lib, capsys, tmp_path):
     data = tmp_path / "in.jsons"
     data.write_text('{"a": 1}\n{"a": 2}\n{"a": 3}\n')
     desc = tmp_path / "in.json"
-    desc.write_text(json.dumps({"Transport": {"Type": "file", "Path": str(data)}, "Loop": False, "Encoding": "json"}))
+    desc.write_text(
+        json.dumps({"Transport": {"Type": "file", "Path": str(data)}, "Loop": False, "Encoding": "json"})
+    )
     assert run(capsys, "stream", "add", "in", str(desc))[0] == 0
     assert (lib / "streams" / "in.json").exists()
     code, out, _ = run(capsys, "stream", "list")
@@ -64,20 +66,38 @@ def test_stream_sample_literal_and_hex_dump(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "b.bin").write_bytes(bytes(range(20)))
     code, out, _ = run(capsys, "stream", "sample", "inline:1,2")
+    assert code == 0
     assert out.splitlines() == ["   1: 1", "   2: 2"]
-    desc = json.dumps({"Transport": {"Type": "file", "Path": "b.bin"}, "Loop": False,
-                       "Envelope": {"Type": "fixed", "Size": 10}, "Encoding": None})
+    desc = json.dumps(
+        {
+            "Transport": {"Type": "file", "Path": "b.bin"},
+            "Loop": False,
+            "Envelope": {"Type": "fixed", "Size": 10},
+            "Encoding": None,
+        }
+    )
     (tmp_path / "library").mkdir()
     (tmp_path / "d.json").write_text(desc)
     run(capsys, "stream", "add", "bin", "d.json")
     code, out, _ = run(capsys, "stream", "sample", "bin")
+    assert code == 0
     assert "0000  00 01 02 03 04 05 06 07  08 09" in out
 
 
 def test_plaintext_secret_refused(lib, capsys, tmp_path):
     desc = tmp_path / "s3.json"
-    desc.write_text(json.dumps({"Transport": {"Type": "S3", "Bucket": "b", "ObjectKey": "k",
-                                              "SecretAccessKey": "hunter2-secret"}}))
+    desc.write_text(
+        json.dumps(
+            {
+                "Transport": {
+                    "Type": "S3",
+                    "Bucket": "b",
+                    "ObjectKey": "k",
+                    "SecretAccessKey": "hunter2-secret",
+                }
+            }
+        )
+    )
     code, out, err = run(capsys, "stream", "add", "s3", str(desc))
     assert code == 1
     assert "secret://" in err
@@ -117,9 +137,14 @@ def test_missing_library_is_a_clear_error(capsys, tmp_path, monkeypatch):
 
 
 def test_hexdump_format():
-    assert hexdump(b"\x00\x01fastscore") == "0000  00 01 66 61 73 74 73 63  6f 72 65                 |..fastscore|"
+    assert (
+        hexdump(b"\x00\x01fastscore")
+        == "0000  00 01 66 61 73 74 73 63  6f 72 65                 |..fastscore|"
+    )
 
 
 def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "fastscore_sdk", "--version"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastscore_sdk", "--version"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "fastscore_sdk" in result.stdout

@@ -154,7 +154,10 @@ def test_writes_the_header_first_then_rows():
     first = enc.encode(EXPECTED[:1])
     assert first == b"id,name,age,member\r\n1,Joe,30.0,true\r\n"
     rest = enc.encode([*EXPECTED[1:], SET]) + enc.finish()
-    assert rest == b'2,"Doe, Jane",,false\r\n3,"two\r\nlines, and ""quotes""",41.5,true\r\n\xe2\x98\xaefastscore.set\r\n'
+    assert (
+        rest
+        == b'2,"Doe, Jane",,false\r\n3,"two\r\nlines, and ""quotes""",41.5,true\r\n\xe2\x98\xaefastscore.set\r\n'
+    )
     out, _ = decode(first + rest)
     assert out == [*EXPECTED, SET]
 

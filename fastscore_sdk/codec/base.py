@@ -21,7 +21,18 @@ from typing import Any, ClassVar, NamedTuple
 
 from ..errors import Rejected
 
-__all__ = ["END", "PIG", "SET", "Control", "DatumStream", "Decoder", "Encoder", "Encoding", "Envelope"]
+__all__ = [
+    "END",
+    "PIG",
+    "SET",
+    "BrokenStream",
+    "Control",
+    "DatumStream",
+    "Decoder",
+    "Encoder",
+    "Encoding",
+    "Envelope",
+]
 
 
 class Control(NamedTuple):
@@ -100,8 +111,11 @@ class Encoder(ABC):
     """Records -> bytes for one output stream.
 
     ``encode`` returns the framed bytes of a batch for a byte-stream sink; ``encode_messages`` returns
-    one message per record for a message transport. :class:`Control` items are written as the
-    encoding's control record. Records that fail the schema are rejected like input records.
+    one message per record for a message transport (with ``ocf-block``, one OCF message per call; with
+    ``delimited-csv``, each message a CSV document with its header). :class:`Control` items are
+    written as the encoding's control record. Records that fail the schema are rejected like input
+    records; ``count`` counts every record and control item given, so a rejection's index is its
+    position in the output stream.
     """
 
     def __init__(self, *, errors: str = "reject", stream: str | None = None, slot: int | None = None) -> None:

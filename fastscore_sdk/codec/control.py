@@ -24,7 +24,6 @@ ocf-block  none: OCF blocks are decoded in bulk; control records are dropped on 
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
 from io import BytesIO
 from typing import Any
 
@@ -88,7 +87,15 @@ def control_mapping(control: Control) -> dict[str, Any]:
 
 
 def control_from_mapping(value: Any) -> Control | None:
-    """The control record a decoded JSON / msgpack value stands for, or None for plain data."""
+    """The control record a decoded JSON / msgpack value stands for, or None for plain data.
+
+    Examples
+    --------
+    >>> control_from_mapping({"$fastscore": "pig", "id": 4})
+    Control(kind='pig', id=4, timestamp=None, misc=None)
+    >>> control_from_mapping({"x": 1}) is None
+    True
+    """
     if type(value) is not dict or "$fastscore" not in value:
         return None
     kind = value["$fastscore"]
@@ -122,7 +129,13 @@ def utf8_control(control: Control) -> str:
 
 
 def parse_utf8_control(text: str) -> Control | None:
-    """The control record in a utf-8 frame (str), or None when it is plain text."""
+    """The control record in a utf-8 frame (str), or None when it is plain text.
+
+    Examples
+    --------
+    >>> parse_utf8_control("☮fastscore.end|1||note")
+    Control(kind='end', id=1, timestamp=None, misc='note')
+    """
     if not text.startswith(UTF8_PREFIX):
         return None
     head, _, rest = text.partition("|")
@@ -171,7 +184,13 @@ def null_control(control: Control) -> bytes:
 
 
 def parse_null_control(frame: bytes) -> Control | None:
-    """The control record in a null-encoding frame, or None when it is plain data."""
+    """The control record in a null-encoding frame, or None when it is plain data.
+
+    Examples
+    --------
+    >>> parse_null_control(b"\\xfastscore.set")
+    Control(kind='set', id=None, timestamp=None, misc=None)
+    """
     if not frame.startswith(NULL_MARKER) or len(frame) < 12:
         return None
     kind = frame[9:12].decode("ascii", "replace")
@@ -248,7 +267,13 @@ def read_avro_control(fo: Any) -> Control:
 
 
 def parse_avro_control(frame: bytes) -> Control | None:
-    """The control record in an avro-binary frame, or None when it is plain data."""
+    """The control record in an avro-binary frame, or None when it is plain data.
+
+    Examples
+    --------
+    >>> parse_avro_control(b"\\x1c$fastscore.set\\x00\\x00\\x00")
+    Control(kind='set', id=None, timestamp=None, misc=None)
+    """
     if not frame.startswith(AVRO_MARKER):
         return None
     fo = BytesIO(frame)
@@ -259,8 +284,3 @@ def parse_avro_control(frame: bytes) -> Control | None:
     if fo.tell() != len(frame):
         return None  # a datum of the stream's own schema that happens to start like a marker
     return control
-
-
-def is_control_mapping(value: Mapping[str, Any]) -> bool:
-    """True for the JSON / msgpack form of a control record (cheap: for the hot path)."""
-    return type(value) is dict and "$fastscore" in value

@@ -92,7 +92,9 @@ class LocalEngine(BaseEngine):
     3
     """
 
-    def __init__(self, name: str = "engine-1", *, echo_console: bool = True, isolation: str = "thread") -> None:
+    def __init__(
+        self, name: str = "engine-1", *, echo_console: bool = True, isolation: str = "thread"
+    ) -> None:
         if isolation != "thread":
             raise NotSupportedError(
                 f'isolation={isolation!r} is not supported yet; the local engine runs models in this process ("thread")'
@@ -156,7 +158,9 @@ class LocalEngine(BaseEngine):
             return info
         with self._lock:
             if self._state not in (EngineState.INIT,):
-                raise EngineError("a model is already running; reset the engine before loading another", state=self._state)
+                raise EngineError(
+                    "a model is already running; reset the engine before loading another", state=self._state
+                )
             unexpected = sorted(set(self._slots) - {s.slot for s in model.slots})
             if unexpected:
                 raise EngineError(
@@ -182,7 +186,9 @@ class LocalEngine(BaseEngine):
             return interpreted
         with self._lock:
             if self._state not in (EngineState.INIT,):
-                raise EngineError("streams can only be attached before the run starts; reset first", state=self._state)
+                raise EngineError(
+                    "streams can only be attached before the run starts; reset first", state=self._state
+                )
             if self._model is not None and slot not in {s.slot for s in self._model.slots}:
                 raise EngineError(
                     f"unexpected slot {slot}: model {self._model.name!r} uses slots "
@@ -220,8 +226,8 @@ class LocalEngine(BaseEngine):
         looping = [s for s in self._slots.values() if s.is_input and s.interpreted.get("loop")]
         if looping:
             warnings.warn(
-                f"input slot {looping[0].slot} loops (\"Loop\": true), so this run will not end on its own; "
-                "call stop() when you have enough, or set \"Loop\": false",
+                f'input slot {looping[0].slot} loops ("Loop": true), so this run will not end on its own; '
+                'call stop() when you have enough, or set "Loop": false',
                 stacklevel=4,
             )
 
@@ -243,7 +249,9 @@ class LocalEngine(BaseEngine):
             runner.start()
             for s in inputs:
                 s.reader = s.stream.open_reader(slot=s.slot, inherit=model.schema(s.slot))
-                s.thread = threading.Thread(target=self._read_slot, args=(s,), name=f"{self.name}-slot{s.slot}", daemon=True)
+                s.thread = threading.Thread(
+                    target=self._read_slot, args=(s,), name=f"{self.name}-slot{s.slot}", daemon=True
+                )
                 s.thread.start()
             self._process(runner, len(inputs))
             if self._last_error is None:
@@ -348,7 +356,9 @@ class LocalEngine(BaseEngine):
             reader.close()
             self._put(_EndOfSlot(s.slot))
 
-    def _put_batches(self, slot: int, records: list[Any], watermark: int | None, control: Control | None) -> None:
+    def _put_batches(
+        self, slot: int, records: list[Any], watermark: int | None, control: Control | None
+    ) -> None:
         s = self._slots[slot]
         s.records += len(records)
         if watermark is None or len(records) <= watermark:
@@ -431,7 +441,9 @@ class LocalEngine(BaseEngine):
         bar = self._progress_bar() if progress else None
         try:
             with self._changed:
-                while self._state not in FINAL_STATES and (self._state is not EngineState.INIT or self._jet is not None):
+                while self._state not in FINAL_STATES and (
+                    self._state is not EngineState.INIT or self._jet is not None
+                ):
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         break
@@ -508,7 +520,9 @@ class LocalEngine(BaseEngine):
         return {
             "name": self.name,
             "state": str(self._state),
-            "model": None if model is None else {"name": model.name, "slots": [s.as_dict() for s in model.slots]},
+            "model": None
+            if model is None
+            else {"name": model.name, "slots": [s.as_dict() for s in model.slots]},
             "streams": {
                 s.slot: {
                     "name": s.stream.name,

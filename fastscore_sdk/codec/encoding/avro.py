@@ -1,10 +1,14 @@
 """The ``avro-binary`` encoding: schemaless Avro datums through fastavro (a schema is required).
 
-Decoding a list of messages goes through fastavro's C file reader: the frames are joined, with an
-8-byte canary after each, into one synthetic Object Container File block whose schema is the record
-``{d: <schema>, c: fixed(8)}``. Every datum must end exactly where its frame ends, or a canary would
-not read back, so a frame of the wrong schema is still caught, at half the cost per record of one
-``schemaless_reader`` call per frame. A failing batch is then decoded frame by frame.
+Decoding a list of messages goes through fastavro's C file reader rather than one
+``schemaless_reader`` call per message (about 25% less per record): the frames are joined into one
+synthetic Object Container File block, with a *canary* after every 32 frames, a datum of the stream's
+schema with distinctive values (long and double bit patterns, an unusual string). A frame that holds
+more or less than one datum shifts every later read, so the next canary does not read back and the
+batch goes frame by frame, where each frame must hold exactly one datum. (Two frames of one window
+whose errors cancel exactly, such as one datum split across two messages, read as the datums they
+hold together.) Schemas too plain for a distinctive canary (booleans and enums only) or with logical
+types always go frame by frame.
 """
 
 from __future__ import annotations
@@ -24,12 +28,90 @@ from ..control import AVRO_MARKER, avro_control, parse_avro_control, read_avro_c
 
 __all__ = ["AvroEncoding"]
 
-_CANARY = b"\xf5\xc0~\x1a\\\x03\xd9\x88"
 _SYNC = b"fastscore-frames"
 #: Below this many frames, per-frame schemaless reads beat building a synthetic block.
 _BLOCK_MIN = 16
+#: A canary after every this many frames: a misread must be undone within one window to go unseen.
+_WINDOW = 32
 #: A partial datum larger than this is taken as corrupt rather than waited for.
 _MAX_PENDING = 64 << 20
+
+
+class _Plain(Exception):
+    """The schema is too plain (or too special) for a distinctive canary."""
+
+
+# Distinctive values and the bits of evidence each gives that a read was aligned.
+_PRIMITIVES: dict[str, tuple[Any, int]] = {
+    "null": (None, 0),
+    "boolean": (True, 1),
+    "int": (-1431655766, 32),
+    "long": (-6148914691236517206, 64),
+    "float": (1.0000001192092896, 32),
+    "double": (2.718281828459045e-111, 64),
+    "bytes": (b"\xfa\xce\xb0\x0c\xca\xfe\xd0\x0d", 64),
+    "string": ("\u262efastscore canary", 64),
+}
+
+
+def _canary(avro: Any, named: dict[str, Any], ns: str, depth: int) -> tuple[Any, int]:
+    """A distinctive datum of ``avro`` and how many bits of evidence it carries."""
+    if depth > 16:
+        raise _Plain("too deep")
+    if isinstance(avro, str):
+        if avro in _PRIMITIVES:
+            return _PRIMITIVES[avro]
+        ref = named.get(avro if "." in avro or not ns else f"{ns}.{avro}", named.get(avro))
+        if ref is None:
+            raise _Plain(f"unknown name {avro}")
+        return _canary(ref, named, ns, depth + 1)
+    if isinstance(avro, list):
+        branches = [b for b in avro if b != "null"]
+        if not branches:
+            return None, 0
+        # A recursive type ends at null when there is one.
+        if depth > 8 and len(branches) < len(avro):
+            return None, 0
+        return _canary(branches[0], named, ns, depth + 1)
+    if not isinstance(avro, dict) or "logicalType" in avro:
+        raise _Plain("logical type")
+    kind = avro.get("type")
+    if kind in ("record", "error", "enum", "fixed"):
+        name = avro["name"]
+        space = avro.get("namespace", ns) if "." not in name else name.rpartition(".")[0]
+        full = name if "." in name or not space else f"{space}.{name}"
+        named[full] = named[name.rpartition(".")[2]] = avro
+        if kind == "enum":
+            return avro["symbols"][-1], 1
+        if kind == "fixed":
+            size = avro["size"]
+            return bytes((0xA5 + 37 * i) & 0xFF for i in range(size)), min(8 * size, 64)
+        value, bits = {}, 0
+        for field in avro["fields"]:
+            value[field["name"]], b = _canary(field["type"], named, space, depth + 1)
+            bits += b
+        return value, bits
+    if kind == "array":
+        item, bits = _canary(avro["items"], named, ns, depth + 1)
+        return [item], bits + 1
+    if kind == "map":
+        item, bits = _canary(avro["values"], named, ns, depth + 1)
+        return {"fastscore": item}, bits + 8
+    return _canary(kind, named, ns, depth + 1)
+
+
+def canary_datum(schema: Any) -> tuple[bytes, Any] | None:
+    """``(datum bytes, value read back)`` of a distinctive datum of ``schema``, or None if too plain."""
+    try:
+        value, bits = _canary(schema.avro, {}, "", 0)
+        if bits < 64:
+            return None
+        out = BytesIO()
+        schemaless_writer(out, schema.parsed, value)
+        data = out.getvalue()
+        return data, schemaless_reader(BytesIO(data), schema.parsed, None)
+    except Exception:  # noqa: BLE001 - no canary just means the frame-by-frame path
+        return None
 
 
 def _avro_error(exc: Exception, what: str) -> RecordError:
@@ -68,7 +150,8 @@ class AvroEncoding(Encoding):
             )
         self.parsed = schema.parsed
         self._check = validator(schema) if hasattr(schema, "is_valid") else None
-        self._frame_header: bytes | None = None
+        self._block_header: bytes | None = None
+        self._canary = canary_datum(schema) if hasattr(schema, "avro") else None
         self._concat_header: bytes | None = None
 
     # -- decoding -------------------------------------------------------------------------------------
@@ -88,26 +171,31 @@ class AvroEncoding(Encoding):
         return self._read_exact
 
     def decode_batch(self, frames: list[bytes]) -> list[Any]:
-        if len(frames) < _BLOCK_MIN:
+        if len(frames) < _BLOCK_MIN or self._canary is None:
             read = self._read_exact
             return [read(f) for f in frames]
-        if self._frame_header is None:
-            wrapper = {
-                "type": "record",
-                "name": "fastscore_frame_",
-                "fields": [
-                    {"name": "d", "type": self.schema.avro},
-                    {"name": "c", "type": {"type": "fixed", "name": "fastscore_canary_", "size": 8}},
-                ],
-            }
-            self._frame_header = header_bytes(fastavro.parse_schema(wrapper), "null", _SYNC)
-        data = _CANARY.join(frames) + _CANARY
-        n = len(frames)
-        blob = b"".join((self._frame_header, write_long(n), write_long(len(data)), data, _SYNC))
+        if self._block_header is None:
+            self._block_header = header_bytes(self.parsed, "null", _SYNC)
+        canary, expected = self._canary
+        n, k = len(frames), _WINDOW
+        parts: list[bytes] = []
+        for i in range(0, n, k):
+            parts += frames[i : i + k]
+            parts.append(canary)
+        data = b"".join(parts)
+        blob = b"".join((self._block_header, write_long(len(parts)), write_long(len(data)), data, _SYNC))
         rows = list(fastavro.reader(BytesIO(blob)))
-        if len(rows) != n or [r["c"] for r in rows].count(_CANARY) != n:
-            raise ValueError("a datum did not end at its frame's end")
-        return [r["d"] for r in rows]
+        if len(rows) != len(parts):
+            raise ValueError("a frame did not hold exactly one datum")
+        checks = rows[k :: k + 1]
+        if n % k:
+            checks.append(rows[-1])
+        if checks.count(expected) != len(checks):
+            raise ValueError("a frame did not hold exactly one datum")
+        del rows[k :: k + 1]
+        if n % k:
+            rows.pop()
+        return rows
 
     def decode_frame(self, frame: bytes, index: int | None = None) -> Any:
         try:

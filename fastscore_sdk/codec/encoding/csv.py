@@ -73,17 +73,17 @@ def _named(avro: Any) -> str:
     return avro if isinstance(avro, str) else _json_encode(avro).decode()
 
 
-def converter(avro: Any) -> Callable[[str], Any]:
+def _converter(avro: Any) -> Callable[[str], Any]:
     """The function that reads a cell as the Avro type ``avro`` (raises ValueError/KeyError if it cannot)."""
     if isinstance(avro, list):
         branches = [b for b in avro if b != "null"]
         nullable = len(branches) < len(avro)
         if len(branches) == 1:
-            inner = converter(branches[0])
+            inner = _converter(branches[0])
             if not nullable:
                 return inner
             return lambda cell: None if cell == "" else inner(cell)
-        convs = [converter(b) for b in branches]
+        convs = [_converter(b) for b in branches]
 
         def union(cell: str) -> Any:
             if cell == "" and nullable:
@@ -104,7 +104,7 @@ def converter(avro: Any) -> Callable[[str], Any]:
             return str
         if kind == "fixed":
             return _latin1
-        return converter(kind)
+        return _converter(kind)
     return {
         "int": int,
         "long": int,
@@ -117,7 +117,7 @@ def converter(avro: Any) -> Callable[[str], Any]:
     }.get(avro, str)
 
 
-def cell(value: Any) -> Any:
+def _cell(value: Any) -> Any:
     """A record value as the csv module should write it."""
     if value is None:
         return ""
@@ -186,7 +186,7 @@ class CsvEncoding(Encoding):
         """The cell readers for columns ``names`` (schema types, or :func:`guess` without a schema)."""
         if self.fields is None:
             return [guess] * len(names)
-        return [converter(self.fields[n]) for n in names]
+        return [_converter(self.fields[n]) for n in names]
 
     def check_header(self, header: list[str]) -> None:
         """Raise SchemaError unless ``header`` names exactly the schema's fields (in any order)."""
@@ -317,9 +317,9 @@ class CsvEncoding(Encoding):
                     f"the record has no {', '.join(missing)} (columns: {', '.join(names)})",
                     hint="give every column a value (None for an empty cell)",
                 )
-            return [cell(record[n]) for n in names]
+            return [_cell(record[n]) for n in names]
         if isinstance(record, (list, tuple)):
-            return [cell(v) for v in record]
+            return [_cell(v) for v in record]
         raise RecordError(
             f"a CSV row is a dict or a list, not {type(record).__name__}",
             hint="return a dict keyed by column name from the model",
@@ -331,8 +331,8 @@ class CsvEncoding(Encoding):
             self._check(records)
         names = self.output_names(records)
         if names is None:
-            return [[cell(v) for v in r] for r in records]
-        return [[cell(r[n]) for n in names] for r in records]
+            return [[_cell(v) for v in r] for r in records]
+        return [[_cell(r[n]) for n in names] for r in records]
 
     def write_rows(self, rows: list[list[Any]], lineterminator: str) -> str:
         """CSV text of ``rows``, each ended by ``lineterminator``."""
