@@ -207,7 +207,7 @@ class Stream:
                 batch = reader.read_batch(timeout=None)
                 if batch is None:
                     return
-                if controls:
+                if controls or not reader.has_controls:
                     yield from batch
                 else:
                     for rec in batch:
@@ -235,7 +235,9 @@ class Stream:
                 batch = reader.read_batch(timeout=min(left, _POLL) if left is not None else _POLL)
                 if batch is None:
                     break
-                records.extend(r for r in batch if type(r) is not Control)
+                records.extend(
+                    batch if not reader.has_controls else (r for r in batch if type(r) is not Control)
+                )
             del records[n:]
             return Sample(self, records, reader)
 
@@ -385,6 +387,8 @@ class StreamReader:
         self.source = transport.source(skip_to=interpreted.get("skip_to"), skip_to_record=skip_to_record)
         self._messages = self.source.preserves_boundaries
         self.records_read = 0
+        #: Whether the last batch returned by ``read_batch`` holds control records.
+        self.has_controls = False
         self._ended = False
         self._pass_records = 0
         #: When true, the raw transport items are kept (for ``Sample.raw``).
@@ -433,13 +437,18 @@ class StreamReader:
                 return self._deliver(out)
 
     def _deliver(self, out: list[Any]) -> list[Any] | None:
-        # A soft EOF (`end` control record or EndMarker) ends the stream where it stands.
-        for i, rec in enumerate(out):
-            if type(rec) is Control and rec.kind == "end":
-                del out[i:]
-                self._ended = True
-                self.close()
-                break
+        # One C-level pass tells whether the batch holds control records at all; only then is it
+        # searched record by record (this keeps the common case near the codec's own speed).
+        self.has_controls = has = Control in set(map(type, out))
+        if has:
+            for i, rec in enumerate(out):
+                if type(rec) is Control and rec.kind == "end":
+                    # A soft EOF (`end` control record or EndMarker) ends the stream where it stands.
+                    del out[i:]
+                    self._ended = True
+                    self.close()
+                    break
+            self.has_controls = Control in set(map(type, out))
         self.records_read += len(out)
         self._pass_records += len(out)
         if not out and self._ended:
@@ -643,8 +652,8 @@ class Sample(Sequence[Any]):
         if self.schema is not None:
             return self.schema.to_pandas(self.records, column="value")
         records = self.records
-        if records and all(type(r) is dict for r in records):
-            return pd.DataFrame.from_records(records)
+        if records and set(map(type, records)) == {dict}:
+            return pd.DataFrame(records)
         return pd.DataFrame({"value": records})
 
     def __repr__(self) -> str:

@@ -244,7 +244,12 @@ class LocalEngine(BaseEngine):
                 if not s.is_input:
                     s.writer = s.stream.open_writer(slot=s.slot, inherit=model.schema(s.slot))
             self._runner = runner = ModelRunner(
-                model, emit=self._emit, console=self._console_line, check_inputs=False, check_outputs=False
+                model,
+                emit=self._emit,
+                console=self._console_line,
+                check_inputs=False,
+                check_outputs=False,
+                plain_outputs=False,
             )
             runner.start()
             for s in inputs:
@@ -328,7 +333,9 @@ class LocalEngine(BaseEngine):
                 if recs:
                     if not pending:
                         first_at = time.monotonic()
-                    controls = [i for i, r in enumerate(recs) if type(r) is Control]
+                    controls = (
+                        [i for i, r in enumerate(recs) if type(r) is Control] if reader.has_controls else ()
+                    )
                     start = 0
                     for i in controls:
                         pending.extend(recs[start:i])

@@ -109,6 +109,7 @@ import types
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -148,6 +149,9 @@ _real_import = builtins.__import__
 _real_open = builtins.open
 _real_print = builtins.print
 _NATIVE = (int, float, str, bool, type(None), bytes)
+_NATIVE_SET = frozenset(_NATIVE)
+# Values an engine's encoders take as they are (numpy values inside them are the encoder's business).
+_PASSTHROUGH = frozenset((*_NATIVE, dict, list))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -609,6 +613,10 @@ class ModelRunner:
         Optional callback receiving each :class:`~fastscore_sdk.errors.Rejected`.
     max_pending
         Explicit models: how many input batches may wait before ``process`` blocks (None: no limit).
+    plain_outputs
+        Turn numpy values inside output records into plain Python values (on by default, for
+        ``Model.score``). An engine whose encoders take numpy values turns it off: records then pass
+        through untouched, which keeps the per-record path short.
 
     Attributes
     ----------
@@ -645,6 +653,7 @@ class ModelRunner:
         check_outputs: bool = True,
         on_reject: Callable[[Rejected], None] | None = None,
         max_pending: int | None = 16,
+        plain_outputs: bool = True,
     ) -> None:
         if errors not in ("raise", "reject"):
             raise ValueError(f'errors must be "raise" or "reject", not {errors!r}')
@@ -655,6 +664,7 @@ class ModelRunner:
         self.errors = errors
         self.check_inputs = check_inputs
         self.check_outputs = check_outputs
+        self.plain_outputs = plain_outputs
         self.on_reject = on_reject
         self.rejected: list[Rejected] = []
         self.workdir: Path | None = None
@@ -896,32 +906,59 @@ class ModelRunner:
 
     def _run_records(self, slot: int, records: list[Any], seqno: int, indices: list[int] | None) -> None:
         fn, arity, fname = self._callers[slot]
-        self._pending = {}
+        self._pending = pending = {}
         yielded = self._yielded
+        # The common case, a plain value for the default output slot with nothing to check or
+        # convert, is appended straight to `direct`; anything else takes the general route
+        # (`_yielded`), after `direct` is moved to the pending outputs so the order is kept.
+        out_slot = self._default_out
+        passthrough = (
+            out_slot is not None
+            and not self._recordsets.get(out_slot, False)
+            and not (self.check_outputs and self._schemas.get(out_slot) is not None)
+        )
+        fast_types = (
+            _PASSTHROUGH if passthrough and not self.plain_outputs else _NATIVE_SET if passthrough else ()
+        )
+        direct: list[Any] = []
         try:
             for offset, rec in enumerate(records):
-                index = seqno + offset if indices is None else indices[offset]
                 try:
                     if arity == 1:
                         out = fn(rec)
                     elif arity == 2:
                         out = fn(rec, slot)
                     else:
-                        out = fn(rec, slot, index)
+                        out = fn(rec, slot, seqno + offset if indices is None else indices[offset])
                     if out is None:
                         continue
-                    if isinstance(out, Iterator):
+                    if type(out) is GeneratorType or isinstance(out, Iterator):
                         for value in out:
-                            yielded(value)
+                            if type(value) in fast_types:
+                                direct.append(value)
+                            else:
+                                if direct:
+                                    pending.setdefault(out_slot, []).extend(direct)
+                                    self.records_out[out_slot] += len(direct)
+                                    direct = []
+                                yielded(value)
                     else:
+                        if direct:
+                            pending.setdefault(out_slot, []).extend(direct)
+                            self.records_out[out_slot] += len(direct)
+                            direct = []
                         yielded(out)
                 except FastScoreError:
                     raise
                 except Exception as exc:
+                    index = seqno + offset if indices is None else indices[offset]
                     raise self._model_error(
                         f"{fname}()", exc, slot=slot, record_index=index, input=rec
                     ) from exc
         finally:
+            if direct:
+                pending.setdefault(out_slot, []).extend(direct)
+                self.records_out[out_slot] += len(direct)
             self._flush()
 
     def _call_action(self, slot: int, batch: Any, seqno: int, shown: Any) -> None:
