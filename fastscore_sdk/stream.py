@@ -518,29 +518,34 @@ class StreamWriter:
         """Queue one record (or a :class:`~fastscore_sdk.codec.Control`) for output."""
         self._buffer.append(record)
         if len(self._buffer) >= self.batch_size:
-            self.flush()
+            self.flush(push=False)
 
     def write_many(self, records: Sequence[Any]) -> None:
         """Queue several records."""
         self._buffer.extend(records)
         if len(self._buffer) >= self.batch_size:
-            self.flush()
+            self.flush(push=False)
 
-    def flush(self) -> None:
-        """Encode what is buffered and hand it to the transport."""
+    def flush(self, *, push: bool = True) -> None:
+        """Encode what is buffered and hand it to the transport.
+
+        With ``push=False`` the transport may keep the bytes in its own buffer a while longer: the
+        engine pushes only when it has nothing else to do, because a flush that waits on the
+        operating system lets other threads take over the interpreter (at a cost per flush).
+        """
         batch, self._buffer = self._buffer, []
-        if not batch:
-            return
-        if self._messages:
-            items = self.encoder.encode_messages(batch)
-            if items:
-                self.sink.write(items)
-        else:
-            data = self.encoder.encode(batch)
-            if data:
-                self.sink.write([data])
-        self.records_written += len(batch)
-        self.sink.flush()
+        if batch:
+            if self._messages:
+                items = self.encoder.encode_messages(batch)
+                if items:
+                    self.sink.write(items)
+            else:
+                data = self.encoder.encode(batch)
+                if data:
+                    self.sink.write([data])
+            self.records_written += len(batch)
+        if push:
+            self.sink.flush()
 
     def close(self) -> None:
         """Flush and complete the output."""

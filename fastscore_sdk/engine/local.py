@@ -2,12 +2,13 @@
 
 Threads and hand-offs (DESIGN §3: batches, never single records, cross a thread boundary):
 
-* one reader thread per input slot reads its stream and cuts records into batches by the slot's
-  ``Batching`` (``Watermark`` records at most, ``NagleTime`` ms at most, a ``set`` control record
-  always closes a batch, a ``pig`` travels in order as a barrier);
-* one jet thread takes batches from a bounded queue (backpressure for fast readers), calls the model
-  (:class:`~fastscore_sdk.model.runner.ModelRunner`) and writes its outputs to the output slots'
-  writers, flushing once per batch.
+* each input slot's records are cut into batches by the slot's ``Batching`` (``Watermark`` records
+  at most, ``NagleTime`` ms at most, a ``set`` control record always closes a batch, a ``pig``
+  travels in order as a barrier);
+* one jet thread calls the model (:class:`~fastscore_sdk.model.runner.ModelRunner`) batch by batch
+  and writes its outputs to the output slots' writers. With one input slot the jet reads it itself;
+  with several, one reader thread per slot feeds the jet through a bounded queue (backpressure for
+  fast readers). Outputs are pushed to their transports whenever the jet has nothing waiting.
 
 The state machine is the original's (reference §3.5): INIT until a model is loaded and every in-use
 slot has a stream, then RUNNING (or PAUSED if a pause was asked for), FINISHING once every input
@@ -25,6 +26,7 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,6 +118,7 @@ class LocalEngine(BaseEngine):
         self._jet: threading.Thread | None = None
         self._runner: Any = None
         self._files: Path | None = None
+        self._seqno: dict[int, int] = {}
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -216,6 +219,7 @@ class LocalEngine(BaseEngine):
                 return
             self._warn_never_ending()
             self._stop.clear()
+            self._seqno = {}
             self._queue = queue.Queue(_QUEUE_BATCHES)
             self._last_error = None
             self._set_state(EngineState.PAUSED if self._pause_requested else EngineState.RUNNING)
@@ -254,11 +258,20 @@ class LocalEngine(BaseEngine):
             runner.start()
             for s in inputs:
                 s.reader = s.stream.open_reader(slot=s.slot, inherit=model.schema(s.slot))
-                s.thread = threading.Thread(
-                    target=self._read_slot, args=(s,), name=f"{self.name}-slot{s.slot}", daemon=True
-                )
-                s.thread.start()
-            self._process(runner, len(inputs))
+            if len(inputs) == 1:
+                # One input: the jet reads it itself. A second thread would only take turns with
+                # this one for the interpreter, at a cost per hand-over.
+                self._read_slot(inputs[0], lambda item: self._handle(runner, item))
+            else:
+                for s in inputs:
+                    s.thread = threading.Thread(
+                        target=self._read_slot,
+                        args=(s, self._put),
+                        name=f"{self.name}-slot{s.slot}",
+                        daemon=True,
+                    )
+                    s.thread.start()
+                self._process(runner, len(inputs))
             if self._last_error is None:
                 self._set_state(EngineState.FINISHING)
                 runner.finish()
@@ -279,12 +292,8 @@ class LocalEngine(BaseEngine):
             self._set_state(EngineState.ERROR if self._last_error is not None else EngineState.FINISHED)
 
     def _process(self, runner: Any, open_inputs: int) -> None:
-        seqno: dict[int, int] = {}
+        """Jet loop for several inputs: take batches from the reader threads' queue."""
         while open_inputs:
-            if self._state is EngineState.PAUSED:
-                with self._changed:
-                    self._changed.wait(_POLL)
-                continue
             try:
                 item = self._queue.get(timeout=_POLL)
             except queue.Empty:
@@ -293,28 +302,40 @@ class LocalEngine(BaseEngine):
                 continue
             if type(item) is _EndOfSlot:
                 open_inputs -= 1
-                self._slots[item.slot].eof = True
-                continue
-            slot, batch, control = item
-            if batch:
-                start = seqno.get(slot, 0)
-                seqno[slot] = start + len(batch)
-                runner.process(slot, batch, seqno=start)
-            if control is not None and control.kind == "pig":
-                self._set_state(EngineState.PIGGING)
-                # An explicit model writes from its own thread: let it catch up so the pig stays behind
-                # every output of the records before it.
-                runner.wait_idle()
-                with self._out_lock:
-                    for s in self._slots.values():
-                        if s.writer is not None:
-                            s.writer.write(control)
-            self._flush_outputs()
-            if self._state is EngineState.PIGGING:
-                self._set_state(EngineState.RUNNING)
+            self._handle(runner, item)
 
-    def _read_slot(self, s: _Slot) -> None:
-        """Reader thread: stream records -> batches on the queue, by the slot's Batching."""
+    def _handle(self, runner: Any, item: Any) -> None:
+        """Run one batch (or an end of input) through the model and out to the output streams."""
+        while self._state is EngineState.PAUSED and not self._stop.is_set():
+            with self._changed:
+                self._changed.wait(_POLL)
+        if type(item) is _EndOfSlot:
+            self._slots[item.slot].eof = True
+            return
+        slot, batch, control = item
+        if batch:
+            start = self._seqno.get(slot, 0)
+            self._seqno[slot] = start + len(batch)
+            runner.process(slot, batch, seqno=start)
+        if control is not None and control.kind == "pig":
+            self._set_state(EngineState.PIGGING)
+            # An explicit model writes from its own thread: let it catch up so the pig stays behind
+            # every output of the records before it.
+            runner.wait_idle()
+            with self._out_lock:
+                for s in self._slots.values():
+                    if s.writer is not None:
+                        s.writer.write(control)
+        self._flush_outputs()
+        if self._state is EngineState.PIGGING:
+            self._set_state(EngineState.RUNNING)
+
+    def _read_slot(self, s: _Slot, deliver: Callable[[Any], None]) -> None:
+        """Read one input slot and cut its records into batches by the slot's Batching.
+
+        Each batch goes to ``deliver``: the queue, from a reader thread; or straight to the model
+        when the jet reads its only input itself.
+        """
         reader: StreamReader = s.reader  # type: ignore[assignment]  # opened before this thread starts
         batching = s.interpreted.get("batching") or {"watermark": 1, "nagle_time": None}
         watermark = batching.get("watermark") or None
@@ -339,21 +360,21 @@ class LocalEngine(BaseEngine):
                     start = 0
                     for i in controls:
                         pending.extend(recs[start:i])
-                        self._put_batches(s.slot, pending, watermark, recs[i])
+                        self._put_batches(s.slot, pending, watermark, recs[i], deliver)
                         pending = []
                         start = i + 1
                     pending.extend(recs[start:])
                     if watermark is not None and len(pending) >= watermark:
                         # Full batches go now; a remainder waits for more records or for NagleTime.
                         cut = len(pending) - len(pending) % watermark
-                        self._put_batches(s.slot, pending[:cut], watermark, None)
+                        self._put_batches(s.slot, pending[:cut], watermark, None, deliver)
                         pending = pending[cut:]
                         first_at = time.monotonic()
                 if pending and nagle_s is not None and time.monotonic() - first_at >= nagle_s:
-                    self._put_batches(s.slot, pending, watermark, None)
+                    self._put_batches(s.slot, pending, watermark, None, deliver)
                     pending = []
             if pending:
-                self._put_batches(s.slot, pending, watermark, None)
+                self._put_batches(s.slot, pending, watermark, None, deliver)
         except FastScoreError as exc:
             self._record_error(exc)
         except Exception as exc:  # surface anything unexpected as an engine failure, not a silent hang
@@ -361,19 +382,24 @@ class LocalEngine(BaseEngine):
             self._record_error(EngineError(f"reading slot {s.slot} failed: {exc!r}"))
         finally:
             reader.close()
-            self._put(_EndOfSlot(s.slot))
+            deliver(_EndOfSlot(s.slot))
 
     def _put_batches(
-        self, slot: int, records: list[Any], watermark: int | None, control: Control | None
+        self,
+        slot: int,
+        records: list[Any],
+        watermark: int | None,
+        control: Control | None,
+        deliver: Callable[[Any], None],
     ) -> None:
         s = self._slots[slot]
         s.records += len(records)
         if watermark is None or len(records) <= watermark:
-            self._put((slot, records, control))
+            deliver((slot, records, control))
             return
         last = len(records) - 1
         for i in range(0, len(records), watermark):
-            self._put((slot, records[i : i + watermark], control if i + watermark > last else None))
+            deliver((slot, records[i : i + watermark], control if i + watermark > last else None))
 
     def _put(self, item: Any) -> None:
         # Blocks while the jet is behind (backpressure), but never past a stop request.
@@ -392,13 +418,18 @@ class LocalEngine(BaseEngine):
             raise EngineError(f"the model wrote to slot {slot}, which has no output stream attached")
         with self._out_lock:
             s.writer.write_many(items)
-        s.records += len(items) - sum(type(x) is Control for x in items)
+        s.records += len(items)
+        if Control in set(map(type, items)):
+            s.records -= sum(type(x) is Control for x in items)
 
     def _flush_outputs(self) -> None:
+        # Push to the transports only when no batch is waiting: under load, outputs reach them in
+        # large writes; when input pauses, what was produced goes out at once.
+        push = self._queue.empty()
         with self._out_lock:
             for s in self._slots.values():
                 if s.writer is not None:
-                    s.writer.flush()
+                    s.writer.flush(push=push)
 
     def _close_outputs(self) -> None:
         with self._out_lock:
