@@ -272,6 +272,27 @@ class FrameDecoder(Decoder):
         self._reject(RecordError(reason, hint=hint), index, raw, done)
 
 
+def split_at_controls(records: list[Any]) -> list[list[Any]]:
+    """``records`` cut into runs of plain records and single control records, in order.
+
+    Examples
+    --------
+    >>> from fastscore_sdk.codec.base import SET
+    >>> split_at_controls([1, 2, SET, 3])
+    [[1, 2], [Control(kind='set', id=None, timestamp=None, misc=None)], [3]]
+    """
+    runs: list[list[Any]] = []
+    start = 0
+    for i in [i for i, r in enumerate(records) if type(r) is Control]:
+        if start < i:
+            runs.append(records[start:i])
+        runs.append([records[i]])
+        start = i + 1
+    if start < len(records):
+        runs.append(records[start:])
+    return runs
+
+
 class FrameEncoder(Encoder):
     """An encoder over frames: the batch-then-record loop, control records and rejections."""
 
@@ -291,15 +312,18 @@ class FrameEncoder(Encoder):
 
     def _frames(self, records: list[Any]) -> list[bytes]:
         """Encoded frames of ``records`` (controls included, rejected records left out)."""
-        if Control not in map(type, records):
-            try:
-                frames = self._batch(records)
-            except Exception:  # noqa: BLE001 - whatever failed, the per-record pass finds and classifies it
-                pass
-            else:
-                self.count += len(records)
-                return frames
-        return self._frames_slowly(records)
+        if Control in set(map(type, records)):
+            # A recordset ends with a `set` marker: encode the records around it in bulk all the same.
+            out: list[bytes] = []
+            for run in split_at_controls(records):
+                out.extend(self._frames(run) if type(run[0]) is not Control else self._frames_slowly(run))
+            return out
+        try:
+            frames = self._batch(records)
+        except Exception:  # noqa: BLE001 - whatever failed, the per-record pass finds and classifies it
+            return self._frames_slowly(records)
+        self.count += len(records)
+        return frames
 
     def _frames_slowly(
         self, records: list[Any], *, check: Callable[[bytes], str | None] | None = None

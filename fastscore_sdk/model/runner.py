@@ -549,6 +549,11 @@ def build_batch(records: list[Any], schema: Any, *, frame_only: bool = False) ->
         return schema.to_pandas(records)[0]
     if kind == "array":
         return _matrix(records)
+    kinds = set(map(type, records))  # one C-level pass instead of isinstance per record
+    if kinds == {dict}:
+        return pd.DataFrame(records)
+    if kinds <= {list, tuple}:
+        return _matrix(records)
     if all(isinstance(r, dict) for r in records):
         return pd.DataFrame(records)
     if all(isinstance(r, (list, tuple)) for r in records):
@@ -1143,10 +1148,11 @@ class ModelRunner:
                     continue
                 kept.append(rec)
             recs = kept
-        if len(recs) == 1 and not isinstance(recs[0], Control):
-            n = 1  # the common case, kept cheap
-        else:
-            n = sum(1 for r in recs if not isinstance(r, Control))
+        n = len(recs)
+        if n != 1 or isinstance(recs[0], Control):
+            kinds = set(map(type, recs))
+            if Control in kinds or any(issubclass(k, Control) for k in kinds):
+                n = sum(1 for r in recs if not isinstance(r, Control))
         self.records_out[slot] = self.records_out.get(slot, 0) + n
         if not recs:
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import DescriptorError
-from .._common import FrameDecoder, FrameEncoder, text_option
+from .._common import FrameDecoder, FrameEncoder, split_at_controls, text_option
 from ..base import Control, Decoder, Encoder, Encoding, Envelope
 
 __all__ = ["Delimited", "DelimitedDecoder", "DelimitedEncoder"]
@@ -147,9 +147,15 @@ class DelimitedEncoder(FrameEncoder):
         return None
 
     def encode(self, records: list[Any]) -> bytes:
+        if records and Control in set(map(type, records)):
+            # A recordset ends with a `set` marker: encode the records around it in bulk all the same.
+            return b"".join([self._encode_run(run) for run in split_at_controls(records)])
+        return self._encode_run(records)
+
+    def _encode_run(self, records: list[Any]) -> bytes:
         sep = self._sep
         data = None
-        if records and Control not in map(type, records):
+        if records and type(records[0]) is not Control:
             try:
                 data = self.encoding.encode_joined(records, sep)
                 if data is None:
