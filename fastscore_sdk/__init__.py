@@ -6,7 +6,7 @@ Examples
 --------
 >>> import fastscore_sdk as fs
 >>> s = fs.Stream("inline:1,2,3")
->>> s.sample().to_pandas()[0].tolist()
+>>> s.sample().to_pandas()["value"].tolist()
 [1, 2, 3]
 """
 

@@ -1,5 +1,8 @@
+"""``python -m fastscore_sdk``: the ``fastscore`` command."""
+
 import sys
 
 from fastscore_sdk.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -148,3 +148,38 @@ def test_console_script_runs():
         [sys.executable, "-m", "fastscore_sdk", "--version"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "fastscore_sdk" in result.stdout
+
+
+def test_model_add_list_show_verify_score_remove(lib, capsys, tmp_path):
+    src = tmp_path / "double.py3"
+    src.write_text(
+        "# fastscore.schema.0: double\n# fastscore.schema.1: double\ndef action(x):\n    yield x * 2\n"
+    )
+    assert run(capsys, "model", "add", "double", str(src))[0] == 0
+    assert (lib / "models" / "double.py3").exists()
+    assert run(capsys, "model", "list")[1].split() == ["double"]
+    assert "yield x * 2" in run(capsys, "model", "show", "double")[1]
+    code, out, _ = run(capsys, "model", "verify", "double")
+    assert code == 0 and "The model contains no errors" in out
+    data = tmp_path / "in.jsons"
+    data.write_text("1.5\n2\n")
+    code, out, _ = run(capsys, "model", "score", "double", str(data))
+    assert code == 0 and out.split() == ["3.0", "4"]
+    assert run(capsys, "model", "remove", "double")[0] == 0
+    assert run(capsys, "model", "list")[1] == ""
+
+
+def test_model_verify_names_a_bad_smart_comment_line(lib, capsys, tmp_path):
+    src = tmp_path / "bad.py3"
+    src.write_text("# model\n# fastscore.recordsets.0: maybe\ndef action(x):\n    yield x\n")
+    code, _, err = run(capsys, "model", "verify", str(src))
+    assert code == 1 and "line 2" in err
+
+
+def test_run_in_process_file_to_file(lib, capsys, tmp_path):
+    src = tmp_path / "m.py3"
+    src.write_text("def action(x):\n    yield x + 1\n")
+    out = tmp_path / "out.jsons"
+    code, _, err = run(capsys, "run", str(src), "inline:1,2,3", f"file:{out}")
+    assert code == 0, err
+    assert out.read_text().split() == ["2", "3", "4"]
