@@ -19,20 +19,10 @@ from pathlib import Path
 
 import fastavro
 import msgspec
+from _data import SCHEMA  # benchmarks/ is on sys.path when run as a script
 
 import fastscore_sdk as fs
 
-SCHEMA = {
-    "type": "record",
-    "name": "bench",
-    "fields": [
-        {"name": "id", "type": "long"},
-        {"name": "x", "type": "double"},
-        {"name": "y", "type": "double"},
-        {"name": "name", "type": "string"},
-        {"name": "flag", "type": "boolean"},
-    ],
-}
 NUMERIC = {
     "type": "record",
     "name": "numeric",

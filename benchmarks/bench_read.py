@@ -21,27 +21,9 @@ from pathlib import Path
 import fastavro
 import msgspec
 import pandas as pd
+from _data import SCHEMA, make_records  # benchmarks/ is on sys.path when run as a script
 
 import fastscore_sdk as fs
-
-SCHEMA = {
-    "type": "record",
-    "name": "bench",
-    "fields": [
-        {"name": "id", "type": "long"},
-        {"name": "x", "type": "double"},
-        {"name": "y", "type": "double"},
-        {"name": "name", "type": "string"},
-        {"name": "flag", "type": "boolean"},
-    ],
-}
-
-
-def make_records(n: int) -> list[dict]:
-    return [
-        {"id": i, "x": i * 0.5, "y": i * 1.25, "name": f"user{i % 1000}", "flag": bool(i & 1)}
-        for i in range(n)
-    ]
 
 
 def best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:

@@ -65,10 +65,10 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("name", help="stream name or literal")
     c.set_defaults(handler=_stream_show)
     c = stream.add_parser("list", help="list the library's streams")
-    c.set_defaults(handler=_stream_list)
+    c.set_defaults(handler=_bag_list, bag="streams")
     c = stream.add_parser("remove", help="remove a stream from the library")
     c.add_argument("name")
-    c.set_defaults(handler=_stream_remove)
+    c.set_defaults(handler=_bag_remove, bag="streams", title="Stream")
     c = stream.add_parser("verify", help="check a descriptor without opening it")
     c.add_argument("name", help="stream name or literal")
     c.add_argument("slot", nargs="?", type=int, help="slot it will be attached to (even: input, odd: output)")
@@ -90,10 +90,10 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("name")
     c.set_defaults(handler=_schema_show)
     c = schema.add_parser("list", help="list the library's schemas")
-    c.set_defaults(handler=_schema_list)
+    c.set_defaults(handler=_bag_list, bag="schemas")
     c = schema.add_parser("remove", help="remove a schema from the library")
     c.add_argument("name")
-    c.set_defaults(handler=_schema_remove)
+    c.set_defaults(handler=_bag_remove, bag="schemas", title="Schema")
     c = schema.add_parser("verify", help="check a schema, and records against it")
     c.add_argument("name")
     c.add_argument("datafile", nargs="?", help="JSON records, one per line, to check")
@@ -115,10 +115,10 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("name")
     c.set_defaults(handler=_model_show)
     c = model.add_parser("list", help="list the library's models")
-    c.set_defaults(handler=_model_list)
+    c.set_defaults(handler=_bag_list, bag="models")
     c = model.add_parser("remove", help="remove a model from the library")
     c.add_argument("name")
-    c.set_defaults(handler=_model_remove)
+    c.set_defaults(handler=_bag_remove, bag="models", title="Model")
     c = model.add_parser("verify", help="check a model's smart comments, schemas and imports")
     c.add_argument("name", help="library name or model file")
     c.set_defaults(handler=_model_verify)
@@ -176,6 +176,23 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
+# -- commands common to every library bag -------------------------------------------------------
+def _bag_list(args: argparse.Namespace) -> int:
+    names = sorted(getattr(_library(args), args.bag))
+    if args.json:
+        _print_json(names)
+    else:
+        for name in names:
+            print(name)
+    return 0
+
+
+def _bag_remove(args: argparse.Namespace) -> int:
+    del getattr(_library(args), args.bag)[args.name]
+    print(f"{args.title} '{args.name}' removed")
+    return 0
+
+
 # -- stream commands -----------------------------------------------------------------------------
 def _stream_add(args: argparse.Namespace) -> int:
     from . import descriptor
@@ -199,20 +216,6 @@ def _stream_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream_list(args: argparse.Namespace) -> int:
-    names = sorted(_library(args).streams)
-    if args.json:
-        _print_json(names)
-    else:
-        for name in names:
-            print(name)
-    return 0
-
-
-def _stream_remove(args: argparse.Namespace) -> int:
-    del _library(args).streams[args.name]
-    print(f"Stream '{args.name}' removed")
-    return 0
 
 
 def _stream_verify(args: argparse.Namespace) -> int:
@@ -318,20 +321,6 @@ def _model_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_list(args: argparse.Namespace) -> int:
-    names = sorted(_library(args).models)
-    if args.json:
-        _print_json(names)
-    else:
-        for name in names:
-            print(name)
-    return 0
-
-
-def _model_remove(args: argparse.Namespace) -> int:
-    del _library(args).models[args.name]
-    print(f"Model '{args.name}' removed")
-    return 0
 
 
 def _model_verify(args: argparse.Namespace) -> int:
@@ -446,20 +435,6 @@ def _schema_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _schema_list(args: argparse.Namespace) -> int:
-    names = sorted(_library(args).schemas)
-    if args.json:
-        _print_json(names)
-    else:
-        for name in names:
-            print(name)
-    return 0
-
-
-def _schema_remove(args: argparse.Namespace) -> int:
-    del _library(args).schemas[args.name]
-    print(f"Schema '{args.name}' removed")
-    return 0
 
 
 def _schema_verify(args: argparse.Namespace) -> int:

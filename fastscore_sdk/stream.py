@@ -316,29 +316,28 @@ class Stream:
 
 
 def _parse_text(text: str, name: str, *, source: str | None = None) -> dict[str, Any]:
-    stripped = text.strip()
-    if descriptor.is_literal(stripped) and not stripped.startswith("{"):
-        return descriptor.from_literal(stripped)
+    """A descriptor from JSON text or a literal; errors name the stream (and the file it came from)."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f" in {source}" if source else ""
+        return descriptor.parse(text)
+    except DescriptorError as exc:
         raise DescriptorError(
-            f"the descriptor is not valid JSON{where}: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            code="FS-D000",
-            field="",
-            fix="check the JSON syntax (quotes, commas, braces)",
-            stream=name,
+            problems=exc.problems, stream=f"{name} ({source})" if source else name
         ) from None
-    if not isinstance(value, dict):
-        raise DescriptorError(
-            f"a descriptor must be a JSON object, not {type(value).__name__}",
-            code="FS-D000",
-            field="",
-            fix='write it as {"Transport": ..., "Encoding": ...}',
-            stream=name,
+
+
+def _open_parts(
+    stream: Stream, slot: int | None, inherit: Schema | None
+) -> tuple[dict[str, Any], Schema | None, dict[str, Any]]:
+    """The interpreted descriptor (secrets revealed), schema and transport spec of a stream about to
+    be opened; refuses transports that parse but cannot run yet."""
+    interpreted = stream._interpret(slot=slot, reveal=True)
+    spec = interpreted["transport"]
+    if not traits_of(spec).supported:
+        raise NotSupportedError(
+            f"stream {stream.name!r}: the {spec['type']} transport is not supported yet",
+            hint="the descriptor verifies, but this SDK cannot read or write it",
         )
-    return value
+    return interpreted, stream._schema_of(interpreted, inherit), spec
 
 
 class StreamReader:
@@ -363,14 +362,9 @@ class StreamReader:
     ) -> None:
         self.stream = stream
         self.slot = slot
-        self.interpreted = interpreted = stream._interpret(slot=slot, reveal=True)
-        self.schema = stream._schema_of(interpreted, inherit)
-        spec = interpreted["transport"]
+        self.interpreted, self.schema, spec = _open_parts(stream, slot, inherit)
+        interpreted = self.interpreted
         self.traits = traits_of(spec)
-        if not self.traits.supported:
-            raise NotSupportedError(
-                f"stream {stream.name!r}: the {spec['type']} transport is not supported yet"
-            )
         self.loop = bool(interpreted.get("loop"))
         self.decoder = codec.decoder(
             interpreted.get("envelope"),
@@ -484,14 +478,8 @@ class StreamWriter:
         inherit: Schema | None = None,
     ) -> None:
         self.stream = stream
-        self.interpreted = interpreted = stream._interpret(slot=slot, reveal=True)
-        self.schema = stream._schema_of(interpreted, inherit)
-        spec = interpreted["transport"]
-        traits = traits_of(spec)
-        if not traits.supported:
-            raise NotSupportedError(
-                f"stream {stream.name!r}: the {spec['type']} transport is not supported yet"
-            )
+        self.interpreted, self.schema, spec = _open_parts(stream, slot, inherit)
+        interpreted = self.interpreted
         self.encoder = codec.encoder(
             interpreted.get("envelope"),
             interpreted.get("encoding"),
