@@ -216,8 +216,6 @@ def _stream_show(args: argparse.Namespace) -> int:
     return 0
 
 
-
-
 def _stream_verify(args: argparse.Namespace) -> int:
     from .errors import DescriptorError
 
@@ -319,8 +317,6 @@ def _model_add(args: argparse.Namespace) -> int:
 def _model_show(args: argparse.Namespace) -> int:
     sys.stdout.write(_model(args, args.name).source)
     return 0
-
-
 
 
 def _model_verify(args: argparse.Namespace) -> int:
@@ -433,8 +429,6 @@ def _schema_add(args: argparse.Namespace) -> int:
 def _schema_show(args: argparse.Namespace) -> int:
     _print_json(_library(args).schemas[args.name].avro)
     return 0
-
-
 
 
 def _schema_verify(args: argparse.Namespace) -> int:

@@ -449,6 +449,15 @@ class StreamReader:
             return None
         return out
 
+    def position(self) -> Any:
+        """The transport's read position after the records returned so far (see ``Source.position``)."""
+        return self.source.position()
+
+    def commit(self, position: Any) -> None:
+        """Tell the transport everything up to ``position`` was processed and delivered."""
+        if position is not None:
+            self.source.commit(position)
+
     def close(self) -> None:
         self.source.close()
 

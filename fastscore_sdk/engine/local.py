@@ -73,6 +73,16 @@ class _EndOfSlot:
         self.slot = slot
 
 
+class _Mark:
+    """Every record read from ``slot`` up to the transport position ``token`` is in a batch ahead."""
+
+    __slots__ = ("slot", "token")
+
+    def __init__(self, slot: int, token: Any) -> None:
+        self.slot = slot
+        self.token = token
+
+
 class LocalEngine(BaseEngine):
     """The embedded local engine.
 
@@ -119,6 +129,7 @@ class LocalEngine(BaseEngine):
         self._runner: Any = None
         self._files: Path | None = None
         self._seqno: dict[int, int] = {}
+        self._marks: dict[int, Any] = {}
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -220,6 +231,7 @@ class LocalEngine(BaseEngine):
             self._warn_never_ending()
             self._stop.clear()
             self._seqno = {}
+            self._marks = {}
             self._queue = queue.Queue(_QUEUE_BATCHES)
             self._last_error = None
             self._set_state(EngineState.PAUSED if self._pause_requested else EngineState.RUNNING)
@@ -312,6 +324,11 @@ class LocalEngine(BaseEngine):
         if type(item) is _EndOfSlot:
             self._slots[item.slot].eof = True
             return
+        if type(item) is _Mark:
+            # Committed once the outputs of the batches before it are pushed (at-least-once).
+            self._marks[item.slot] = item.token
+            self._flush_outputs()
+            return
         slot, batch, control = item
         if batch:
             start = self._seqno.get(slot, 0)
@@ -373,8 +390,15 @@ class LocalEngine(BaseEngine):
                 if pending and nagle_s is not None and time.monotonic() - first_at >= nagle_s:
                     self._put_batches(s.slot, pending, watermark, None, deliver)
                     pending = []
+                if recs and not pending:
+                    token = reader.position()
+                    if token is not None:
+                        deliver(_Mark(s.slot, token))
             if pending:
                 self._put_batches(s.slot, pending, watermark, None, deliver)
+                token = reader.position()
+                if token is not None:
+                    deliver(_Mark(s.slot, token))
         except FastScoreError as exc:
             self._record_error(exc)
         except Exception as exc:  # surface anything unexpected as an engine failure, not a silent hang
@@ -430,6 +454,12 @@ class LocalEngine(BaseEngine):
             for s in self._slots.values():
                 if s.writer is not None:
                     s.writer.flush(push=push)
+        if push and self._marks:
+            marks, self._marks = self._marks, {}
+            for slot, token in marks.items():
+                reader = self._slots[slot].reader
+                if reader is not None:
+                    reader.commit(token)
 
     def _close_outputs(self) -> None:
         with self._out_lock:

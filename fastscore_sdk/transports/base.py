@@ -47,6 +47,18 @@ class Source(ABC):
     def close(self) -> None:
         """Release the transport's resources; safe to call twice."""
 
+    def position(self) -> Any:
+        """An opaque token for "everything :meth:`read` returned so far", or None (nothing to commit).
+
+        The engine passes it back to :meth:`commit` once every record up to it was processed and
+        the outputs they produced were delivered: at-least-once delivery for transports that keep
+        a read position on the server side (Kafka consumer groups).
+        """
+        return None
+
+    def commit(self, position: Any) -> None:
+        """Record that everything up to ``position`` (from :meth:`position`) is done."""
+
     def __iter__(self) -> Iterator[bytes]:
         while True:
             items = self.read(None)

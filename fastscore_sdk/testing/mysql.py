@@ -1,0 +1,3 @@
+"""Placeholder: fixtures for this server family are added here."""
+
+__all__: list[str] = []
