@@ -341,3 +341,10 @@ def test_cwd_and_threads_are_left_clean(make_engine, tmp_path):
     time.sleep(0.1)
     assert os.getcwd() == before
     assert threading.active_count() <= threads
+
+
+def test_wait_with_a_progress_bar_counts_records(make_engine, capsys):
+    eng = make_engine().run(model(PLUS1), "inline:1,2,3", "discard:")
+    assert eng.wait(10, progress=True) == "FINISHED"
+    err = capsys.readouterr().err
+    assert "3" in err and "records" in err

@@ -84,11 +84,16 @@ def traits_of(transport: Mapping[str, Any]) -> Traits:
     True
     >>> traits_of({"type": "rest", "mode": "chunked"}).preserves_boundaries
     False
+    >>> traits_of({"type": "http", "url": "http://h/x", "chunked": True}).preserves_boundaries
+    True
     """
     kind = str(transport.get("type", "")).lower()
     base = TRAITS[kind]
     if kind == "rest" and str(transport.get("mode") or "simple").lower() == "chunked":
         return replace(base, preserves_boundaries=False)
+    if kind == "http" and transport.get("chunked") is True:
+        # One HTTP chunk per record: the chunks are the messages (an envelope may still frame them).
+        return replace(base, preserves_boundaries=True)
     if kind == "inline":
         data = transport.get("data", transport.get("data_binary"))
         if isinstance(data, list):

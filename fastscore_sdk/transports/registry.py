@@ -1,7 +1,7 @@
 """The transport registry: descriptor type name -> transport class, imported on first use.
 
 Every type of :data:`fastscore_sdk.descriptor.traits.TRAITS` has an entry, named by a dotted string so
-that a transport's optional dependencies (confluent-kafka, s3fs, pyodbc) are imported only when a
+that a transport's optional dependencies (confluent-kafka, botocore, pyodbc) are imported only when a
 descriptor asks for it; a missing one fails with the pip command that installs it. Plugins add types
 through the ``fastscore_sdk.transports`` entry-point group (name: the type, value: ``"pkg.mod:Class"``)
 or at run time with :func:`register_transport`.
