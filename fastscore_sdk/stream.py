@@ -380,6 +380,8 @@ class StreamReader:
         skip_to_record = interpreted.get("skip_to_record") if self.traits.preserves_boundaries else None
         self.source = transport.source(skip_to=interpreted.get("skip_to"), skip_to_record=skip_to_record)
         self._messages = self.source.preserves_boundaries
+        # Record transports (ODBC) hand over records, not bytes: no envelope, no encoding.
+        self._records = self.source.records
         self.records_read = 0
         #: Whether the last batch returned by ``read_batch`` holds control records.
         self.has_controls = False
@@ -416,6 +418,10 @@ class StreamReader:
                     continue
                 self._ended = True
                 return self._deliver(out) if out else None
+            if self._records:
+                if items or timeout is not None:
+                    return self._deliver(list(items))
+                continue
             if self.keep_input:
                 self.input_items.extend(items)
             decoder = self.decoder
@@ -499,6 +505,8 @@ class StreamWriter:
         )
         self.sink = open_transport(spec, stream=stream.name).sink()
         self._messages = self.sink.preserves_boundaries
+        # Record transports (ODBC) take the records themselves (rows), not encoded bytes.
+        self._records = self.sink.records
         self._buffer: list[Any] = []
         self.records_written = 0
         self._closed = False
@@ -532,7 +540,16 @@ class StreamWriter:
         """
         batch, self._buffer = self._buffer, []
         if batch:
-            if self._messages:
+            if self._records:
+                # Control records (set, pig) have no row form.
+                rows = (
+                    batch
+                    if Control not in set(map(type, batch))
+                    else [r for r in batch if type(r) is not Control]
+                )
+                if rows:
+                    self.sink.write(rows)
+            elif self._messages:
                 items = self.encoder.encode_messages(batch)
                 if items:
                     self.sink.write(items)

@@ -30,6 +30,8 @@ class Source(ABC):
 
     #: True when every item of :meth:`read` is a whole message (see the module docstring).
     preserves_boundaries: bool = False
+    #: True when the items are records already (database rows), not bytes: no envelope, no encoding.
+    records: bool = False
 
     @abstractmethod
     def read(self, timeout: float | None = None) -> list[bytes] | None:
@@ -77,6 +79,8 @@ class Sink(ABC):
     """Writes to one transport. ``close`` completes the output; ``abort`` discards what it can."""
 
     preserves_boundaries: bool = False
+    #: True when :meth:`write` takes the records themselves (database rows), not encoded bytes.
+    records: bool = False
 
     @abstractmethod
     def write(self, items: list[bytes]) -> None:
