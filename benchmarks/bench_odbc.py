@@ -23,67 +23,21 @@ Ratios are bare time / measured time (1.0: as fast as bare pyodbc).
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import sys
 import time
 from collections.abc import Callable
 from itertools import chain
-from typing import Any
 
 from _data import make_records  # benchmarks/ is on sys.path when run as a script
 
 import fastscore_sdk as fs
-from fastscore_sdk.codec.base import Control
-from fastscore_sdk.stream import StreamReader, StreamWriter
 from fastscore_sdk.testing.mysql import DSN_ENV, MySQLServer
 from fastscore_sdk.transports.odbc import ODBCTransport
 
 COLUMNS = "id BIGINT PRIMARY KEY, x DOUBLE, y DOUBLE, name VARCHAR(64), flag TINYINT(1)"
 IDENTITY_TUPLES = "def action(rec):\n    yield tuple(rec.values())\n"
 BATCH = 1000
-
-
-def pass_records_through_streams() -> bool:
-    """Until stream.py passes record-transport items through without a codec, add it here (see the
-    ODBC tests); returns True when it had to."""
-    if "self._records" in inspect.getsource(StreamReader.read_batch):
-        return False
-    read_batch, flush = StreamReader.read_batch, StreamWriter.flush
-
-    def patched_read_batch(self: StreamReader, timeout: float | None = None) -> list[Any] | None:
-        if not getattr(self.source, "records", False):
-            return read_batch(self, timeout)
-        if self._ended:
-            return None
-        while True:
-            items = self.source.read(timeout)
-            if items is None:
-                self._ended = True
-                return None
-            if items or timeout is not None:
-                return self._deliver(list(items))
-
-    def patched_flush(self: StreamWriter, *, push: bool = True) -> None:
-        if not getattr(self.sink, "records", False):
-            return flush(self, push=push)
-        batch, self._buffer = self._buffer, []
-        if batch:
-            rows = (
-                batch
-                if Control not in set(map(type, batch))
-                else [r for r in batch if type(r) is not Control]
-            )
-            if rows:
-                self.sink.write(rows)
-            self.records_written += len(batch)
-        if push:
-            self.sink.flush()
-        return None
-
-    StreamReader.read_batch = patched_read_batch  # type: ignore[method-assign]
-    StreamWriter.flush = patched_flush  # type: ignore[method-assign]
-    return True
 
 
 def interleaved(
@@ -114,7 +68,6 @@ def main() -> None:
     args = ap.parse_args()
     n = args.rows
 
-    patched = pass_records_through_streams()
     dsn = os.environ.get(DSN_ENV, "").strip()
     server = MySQLServer.external(dsn) if dsn else MySQLServer.start()
     db = server.create_database("bench")
@@ -125,8 +78,6 @@ def main() -> None:
         cs = db.connection_string
         conn = db.connect(autocommit=False)
         print(f"MariaDB {server!r}, python {sys.version.split()[0]}")
-        if patched:
-            print("note: stream.py does not pass ODBC records through yet; patched for this run")
 
         def truncate() -> None:
             cur = conn.cursor()

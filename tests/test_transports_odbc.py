@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import logging
 import socket
 import threading
@@ -18,63 +17,11 @@ import pytest
 
 import fastscore_sdk as fs
 from fastscore_sdk.codec import SET
-from fastscore_sdk.codec.base import Control
 from fastscore_sdk.errors import TransportError
-from fastscore_sdk.stream import StreamReader, StreamWriter
 from fastscore_sdk.testing.conformance import TransportConformance
 from fastscore_sdk.testing.mysql import MySQLDatabase, MySQLServer
 from fastscore_sdk.transports import open_transport
 from fastscore_sdk.transports.odbc import ODBCTransport, parse_connection_string
-
-# ---------------------------------------------------------------------------------------------------
-# Until fastscore_sdk/stream.py passes the items of record transports (``records = True`` on the
-# Source/Sink) through without a codec, these tests add exactly that behaviour around it.
-
-
-def _stream_handles_records() -> bool:
-    return "self._records" in inspect.getsource(StreamReader.read_batch)
-
-
-@pytest.fixture(autouse=True)
-def record_streams(monkeypatch: pytest.MonkeyPatch) -> None:
-    if _stream_handles_records():
-        return
-    read_batch = StreamReader.read_batch
-    flush = StreamWriter.flush
-
-    def patched_read_batch(self: StreamReader, timeout: float | None = None) -> list[Any] | None:
-        if not getattr(self.source, "records", False):
-            return read_batch(self, timeout)
-        if self._ended:
-            return None
-        while True:
-            items = self.source.read(timeout)
-            if items is None:
-                self._ended = True
-                return None
-            if items or timeout is not None:
-                return self._deliver(list(items))
-
-    def patched_flush(self: StreamWriter, *, push: bool = True) -> None:
-        if not getattr(self.sink, "records", False):
-            return flush(self, push=push)
-        batch, self._buffer = self._buffer, []
-        if batch:
-            rows = (
-                batch
-                if Control not in set(map(type, batch))
-                else [r for r in batch if type(r) is not Control]
-            )
-            if rows:
-                self.sink.write(rows)
-            self.records_written += len(batch)
-        if push:
-            self.sink.flush()
-        return None
-
-    monkeypatch.setattr(StreamReader, "read_batch", patched_read_batch)
-    monkeypatch.setattr(StreamWriter, "flush", patched_flush)
-
 
 # ---------------------------------------------------------------------------------------------------
 # helpers
