@@ -96,3 +96,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from .notebook.magics import load_ipython_extension as load
 
     load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext fastscore_sdk``: remove the magics, stopping the session engine."""
+    from .notebook.magics import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -119,6 +119,50 @@ class Stream:
             ) from exc
         return cls(p.stem, _parse_text(text, p.stem, source=str(p)), library=library)
 
+    @classmethod
+    def from_pandas(
+        cls, df: Any, name: str | None = None, schema: Any = None, *, library: Library | None = None
+    ) -> Stream:
+        """An inline input stream carrying the rows of a DataFrame as JSON records.
+
+        The schema is inferred from the rows unless given (a Schema, Avro, or a library schema name).
+        See :func:`fastscore_sdk.notebook.frames.from_pandas`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> Stream.from_pandas(pd.DataFrame({"x": [1.5, 2.5]}), "pts").sample().records
+        [{'x': 1.5}, {'x': 2.5}]
+        """
+        from .notebook.frames import from_pandas
+
+        return from_pandas(df, name, schema, library=library)
+
+    @classmethod
+    def collect(
+        cls,
+        name: str | None = None,
+        *,
+        encoding: str = "json",
+        schema: Any = None,
+        library: Library | None = None,
+    ) -> Stream:
+        """An output stream that keeps what a model writes: ``.records`` and ``.to_pandas()`` read it.
+
+        See :func:`fastscore_sdk.notebook.frames.collect`.
+
+        Examples
+        --------
+        >>> out = Stream.collect("scores")
+        >>> with out.open_writer() as w:
+        ...     w.write({"y": 1.0})
+        >>> out.to_pandas()["y"].tolist()
+        [1.0]
+        """
+        from .notebook.frames import collect
+
+        return collect(name, encoding=encoding, schema=schema, library=library)
+
     @property
     def library(self) -> Library:
         if self._library is None:

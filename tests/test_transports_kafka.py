@@ -258,12 +258,6 @@ def test_commit_offset_false_never_commits(kafka_broker: KafkaBroker) -> None:
     assert len(kafka_broker.consume(topic_out)) == 4  # read twice: nothing was committed
 
 
-@pytest.mark.xfail(
-    reason="engine: records flushed by NagleTime on a read that returned nothing get no commit mark "
-    "(LocalEngine._read_slot), so they are committed only with later records",
-    strict=False,
-    raises=AssertionError,
-)
 def test_records_batched_by_nagle_time_are_committed(kafka_broker: KafkaBroker) -> None:
     topic_in = kafka_broker.new_topic([1.0, 2.0, 3.0])
     group = f"g-{time.time_ns()}"

@@ -620,3 +620,25 @@ def test_fixture_connection_string(mysql_server: MySQLServer):
         assert conn.cursor().execute("SELECT DATABASE()").fetchone()[0] == "test"
     finally:
         conn.close()
+
+
+def test_recordsets_on_an_odbc_output_slot_are_refused(mysql_database):
+    mysql_database.create_table("out_rs", "id INT, label VARCHAR(16)")
+    out = fs.Stream(
+        "out",
+        {
+            "Transport": {
+                "Type": "ODBC",
+                "ConnectionString": mysql_database.connection_string,
+                "InsertIntoTable": "out_rs",
+            },
+            "Encoding": None,
+            "Schema": None,
+        },
+    )
+    model = fs.Model("rs", "# fastscore.recordsets.1: true\ndef action(df):\n    yield df\n")
+    eng = fs.Engine()
+    eng.load_model(model)
+    with pytest.raises(fs.EngineError, match="recordsets"):
+        eng.attach_stream(out, 1)
+    eng.reset()

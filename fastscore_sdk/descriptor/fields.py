@@ -74,6 +74,7 @@ TRANSPORT_TYPES: Mapping[str, str] = {
     "inline": "inline",
     "discard": "discard",
     "console": "console",
+    "memory": "memory",
 }
 
 #: Old transport type names (folded) -> interpreted type; accepted with a warning.
@@ -122,6 +123,7 @@ TRANSPORT_FIELDS: Mapping[str, tuple[str, ...]] = {
     "inline": ("Data", "DataBinary"),
     "discard": (),
     "console": (),
+    "memory": ("Name",),
 }
 
 #: Old transport field names, per interpreted type -> canonical name; accepted with a warning.

@@ -69,6 +69,8 @@ TRAITS: Mapping[str, Traits] = {
     "inline": Traits(input=True, output=False, seekable=True, preserves_boundaries=False),
     "discard": Traits(input=False, output=True, seekable=False, preserves_boundaries=True),
     "console": Traits(input=False, output=True, seekable=False, preserves_boundaries=True),
+    # Output collected in this process (fs.Stream.collect); one message per record, like Kafka.
+    "memory": Traits(input=False, output=True, seekable=False, preserves_boundaries=True, framed=False),
 }
 
 

@@ -114,6 +114,43 @@ class BaseEngine(ABC):
     def last_error(self) -> ModelError | None:
         """The error that put the engine in ERROR, with slot, record index, input and traceback."""
 
+    # REST streams. Not abstract: an engine without REST slots says so when called.
+    def input(self, data: bytes | str | None, slot: int = 0) -> None:
+        """Send one REST body to input ``slot``; ``None`` (or the encoding's end record) ends the input."""
+        raise self._no_rest("input")
+
+    def output(self, slot: int = 1, timeout: float | None = 0.0) -> bytes | None:
+        """The next output of REST ``slot``: bytes, None when nothing is ready; EOFError at the end."""
+        raise self._no_rest("output")
+
+    def roundtrip(
+        self, data: bytes | str, in_slot: int = 0, out_slot: int = 1, timeout: float | None = 5.0
+    ) -> bytes:
+        """Send one input on a REST slot and return the output it produced."""
+        raise self._no_rest("roundtrip")
+
+    def score(
+        self,
+        records: Any,
+        *,
+        in_slot: int = 0,
+        out_slot: int = 1,
+        timeout: float | None = 30.0,
+        errors: str = "raise",
+    ) -> Any:
+        """Encode ``records``, send them through the REST slots, and return the decoded outputs."""
+        raise self._no_rest("score")
+
+    def _no_rest(self, what: str) -> Exception:
+        from ..errors import NotSupportedError
+
+        return NotSupportedError(f"{type(self).__name__} does not support {what}() yet")
+
+    def _repr_html_(self) -> str:
+        from ..notebook.display import engine_html
+
+        return engine_html(self)
+
     def scale(self, n: int) -> None:
         """Run ``n`` instances of the model."""
         from ..errors import NotSupportedError

@@ -58,6 +58,7 @@ _TARGETS: dict[str, str] = {
     "inline": f"{_PKG}.inline:InlineTransport",
     "discard": f"{_PKG}.discard:DiscardTransport",
     "console": f"{_PKG}.console:ConsoleTransport",
+    "memory": f"{_PKG}.memory:MemoryTransport",
 }
 
 #: The registry of transports (a read-only mapping name -> :class:`~fastscore_sdk._registry.Entry`).
