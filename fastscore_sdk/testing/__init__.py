@@ -9,8 +9,22 @@ it fails: a missing server must never pass silently.
 from __future__ import annotations
 
 import os
+import socket
 
-__all__ = ["services_required", "unavailable"]
+__all__ = ["free_port", "services_required", "unavailable"]
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that is free at the time of the call (TCP by default).
+
+    Examples
+    --------
+    >>> 0 < free_port() < 65536
+    True
+    """
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def services_required() -> bool:

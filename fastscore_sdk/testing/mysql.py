@@ -30,7 +30,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -42,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from . import unavailable
+from . import free_port, unavailable
 
 __all__ = [
     "DSN_ENV",
@@ -115,12 +114,6 @@ def find_odbc_driver() -> str | None:
         if "mariadb" in name.lower() or "mysql" in name.lower():
             return name
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _brace(value: str) -> str:
@@ -222,7 +215,7 @@ class MySQLServer:
                 raise RuntimeError(f"mariadb-install-db failed (exit {install.returncode}):\n{tail}")
             last = ""
             for _ in range(attempts):
-                server = cls("127.0.0.1", _free_port(), driver=driver, workdir=workdir)
+                server = cls("127.0.0.1", free_port(), driver=driver, workdir=workdir)
                 try:
                     server._launch(server_bin, datadir, user_opts)
                     server.execute("CREATE DATABASE IF NOT EXISTS test CHARACTER SET utf8mb4", database="")

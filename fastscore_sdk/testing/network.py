@@ -48,6 +48,8 @@ from typing import Any
 
 import pytest
 
+from . import free_port as _free_port
+
 __all__ = ["http_file_server", "tcp_server", "udp_port", "udp_sender"]
 
 logger = logging.getLogger(__name__)
@@ -493,9 +495,7 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     >>> 0 < free_port() < 65536
     True
     """
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((LOCALHOST, 0))
-        return s.getsockname()[1]
+    return _free_port(kind)
 
 
 def udp_bound(port: int) -> bool | None:
@@ -583,7 +583,12 @@ class UDPSender:
 
         def run() -> int:
             self.wait_bound(port, timeout)
-            return self.send(port, items, host=host, interval=interval)
+            try:
+                return self.send(port, items, host=host, interval=interval)
+            except OSError:
+                if self._sock.fileno() == -1:
+                    return 0  # the test ended and closed the sender while this thread was sending
+                raise
 
         if not background:
             return run()
