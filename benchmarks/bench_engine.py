@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import io
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import fastavro
 import msgspec
-from _data import SCHEMA  # benchmarks/ is on sys.path when run as a script
+from _data import SCHEMA, best_pair, best_times  # benchmarks/ is on sys.path when run as a script
 
 import fastscore_sdk as fs
 
@@ -42,24 +40,6 @@ RECORDSET = (
     "    df['z'] = df['x'] * 2.0 + df['y']\n"
     "    yield df\n"
 )
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def best_pair(bare: Callable[[], object], engine: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Best times of the bare loop and the engine, run in turn so machine noise hits both alike."""
-    t_bare = t_eng = float("inf")
-    for _ in range(repeat):
-        t_bare = min(t_bare, best(bare, 1))
-        t_eng = min(t_eng, best(engine, 1))
-    return t_bare, t_eng
 
 
 def run_engine(model: fs.Model, src: fs.Stream, dst: fs.Stream) -> None:
@@ -166,14 +146,16 @@ def main() -> None:
     )
     rs_out = tmp / "numeric_out.jsons"
     rs_model = fs.Model("recordset", RECORDSET)
-    t_rs = best(
-        lambda: run_engine(
-            rs_model,
-            file_stream(numeric, "json", NUMERIC, Batching={"Watermark": 10_000, "NagleTime": None}),
-            file_stream(rs_out, "json", NUMERIC_OUT),
-        ),
+    t_rs = best_times(
+        {
+            "recordset": lambda: run_engine(
+                rs_model,
+                file_stream(numeric, "json", NUMERIC, Batching={"Watermark": 10_000, "NagleTime": None}),
+                file_stream(rs_out, "json", NUMERIC_OUT),
+            )
+        },
         args.repeat,
-    )
+    )["recordset"]
     # Output is one record per row plus a set marker per recordset.
     assert rs_out.read_bytes().count(b'"z"') == n
 

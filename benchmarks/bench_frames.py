@@ -16,30 +16,15 @@ noise hits both alike), best of ``--repeat``; ratio = bare time / SDK time (1.0:
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import msgspec
 import pandas as pd
-from _data import SCHEMA, make_records  # benchmarks/ is on sys.path when run as a script
+from _data import SCHEMA, best_pair, make_records  # benchmarks/ is on sys.path when run as a script
 
 import fastscore_sdk as fs
 from fastscore_sdk.transports import memory
 
 IDENTITY = "def action(datum):\n    yield datum\n"
-
-
-def best_pair(bare: Callable[[], object], ours: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Best times of the bare code and the SDK, run in turns."""
-    t_bare = t_ours = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        bare()
-        t_bare = min(t_bare, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        ours()
-        t_ours = min(t_ours, time.perf_counter() - t0)
-    return t_bare, t_ours
 
 
 def main() -> None:

@@ -21,29 +21,15 @@ import multiprocessing
 import socket
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 import requests
-from _data import make_records  # benchmarks/ is on sys.path when run as a script
+from _data import interleaved, make_records  # benchmarks/ is on sys.path when run as a script
 
 import fastscore_sdk as fs
 from fastscore_sdk.testing.network import HTTPFileServer, TCPTestServer
 from fastscore_sdk.transports import open_transport
-
-
-def interleaved(fns: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[float, int]]:
-    """Best time of each function (and what it returned), running them in turn."""
-    best: dict[str, tuple[float, int]] = {name: (float("inf"), 0) for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            count = fn()
-            elapsed = time.perf_counter() - t0
-            if elapsed < best[name][0]:
-                best[name] = (elapsed, count)
-    return best
 
 
 def report(title: str, unit: str, timed: dict[str, tuple[float, int]], ours: str, scale: float = 1.0) -> None:

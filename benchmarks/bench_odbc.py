@@ -25,11 +25,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from itertools import chain
 
-from _data import make_records  # benchmarks/ is on sys.path when run as a script
+from _data import best_times, make_records  # benchmarks/ is on sys.path when run as a script
 
 import fastscore_sdk as fs
 from fastscore_sdk.testing.mysql import DSN_ENV, MySQLServer
@@ -38,20 +37,6 @@ from fastscore_sdk.transports.odbc import ODBCTransport
 COLUMNS = "id BIGINT PRIMARY KEY, x DOUBLE, y DOUBLE, name VARCHAR(64), flag TINYINT(1)"
 IDENTITY_TUPLES = "def action(rec):\n    yield tuple(rec.values())\n"
 BATCH = 1000
-
-
-def interleaved(
-    fns: dict[str, Callable[[], int]], repeat: int, before: Callable[[], None]
-) -> dict[str, float]:
-    """Best time of each function over ``repeat`` rounds, one of each per round; ``before`` runs untimed."""
-    best = {name: float("inf") for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            before()
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
 
 
 def report(title: str, times: dict[str, float], rows: int, baseline: str) -> None:
@@ -115,7 +100,7 @@ def main() -> None:
             return sum(1 for _ in in_stream.read())
 
         assert transport_read() == stream_read() == bare_fetch(True)() == n
-        times = interleaved(
+        times = best_times(
             {
                 "bare pyodbc fetchmany (Row objects)": bare_fetch(False),
                 "bare pyodbc fetchmany + dict per row": bare_fetch(True),
@@ -123,7 +108,6 @@ def main() -> None:
                 "Stream.read (dicts)": stream_read,
             },
             args.repeat,
-            lambda: None,
         )
         report("rows in: SELECT", times, n, "bare pyodbc fetchmany + dict per row")
 
@@ -171,14 +155,14 @@ def main() -> None:
             truncate()
             fn()
             assert count_dst() == n, fn.__name__
-        times = interleaved(
+        times = best_times(
             {
                 "bare pyodbc multi-row INSERT (1000/stmt)": bare_insert,
                 "ODBCSink.write (tuples)": transport_write,
                 "StreamWriter.write (a tuple at a time)": stream_write,
             },
             args.repeat,
-            truncate,
+            before=truncate,
         )
         report("rows out: INSERT", times, n, "bare pyodbc multi-row INSERT (1000/stmt)")
 
@@ -219,13 +203,13 @@ def main() -> None:
             truncate()
             fn()
             assert count_dst() == n, fn.__name__
-        times = interleaved(
+        times = best_times(
             {
                 "bare pyodbc SELECT -> dict -> tuple -> INSERT": bare_copy,
                 "engine, identity tuple model": engine_copy,
             },
             args.repeat,
-            truncate,
+            before=truncate,
         )
         report(
             "engine: ODBC in -> model -> ODBC out", times, n, "bare pyodbc SELECT -> dict -> tuple -> INSERT"

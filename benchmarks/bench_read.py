@@ -14,37 +14,15 @@ import argparse
 import io
 import json
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import fastavro
 import msgspec
 import pandas as pd
-from _data import SCHEMA, make_records  # benchmarks/ is on sys.path when run as a script
+from _data import SCHEMA, interleaved, make_records  # benchmarks/ is on sys.path when run as a script
 
 import fastscore_sdk as fs
-
-
-def best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
-    """Best wall time of ``repeat`` runs, and the record count the function returned."""
-    times, count = [], 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        count = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), count
-
-
-def best_interleaved(fns: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[float, int]]:
-    """Best time of each function, running them in turn so machine noise hits all of them alike."""
-    results: dict[str, tuple[float, int]] = {name: (float("inf"), 0) for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t, c = best(fn, 1)
-            if t < results[name][0]:
-                results[name] = (t, c)
-    return results
 
 
 def ndjson_floor(data: bytes) -> dict[str, Callable[[], int]]:
@@ -116,7 +94,7 @@ def main() -> None:
     rows: list[tuple[str, float, int, str, float]] = []
 
     def compare(label: str, fn: Callable[[], int], floors: dict[str, Callable[[], int]]) -> None:
-        timed = best_interleaved({**floors, label: fn}, args.repeat)
+        timed = interleaved({**floors, label: fn}, args.repeat)
         t, c = timed.pop(label)
         floor_name = min(timed, key=lambda k: timed[k][0])
         if c != n:
@@ -163,7 +141,7 @@ def main() -> None:
 
     print()
     for label, s in (("untyped", plain), ("Avro schema", typed)):
-        timed = best_interleaved(
+        timed = interleaved(
             {"ours": lambda s=s: len(s.sample(m, timeout=600).to_pandas()), "floor": frame_floor}, args.repeat
         )
         (t, c), (tf, _) = timed["ours"], timed["floor"]

@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import io
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
-from _data import make_records  # benchmarks/ is on sys.path when run as a script
+from _data import best_times, make_records  # benchmarks/ is on sys.path when run as a script
 from boto3.s3.transfer import TransferConfig
 
 import fastscore_sdk as fs
@@ -46,17 +45,6 @@ def run_engine(src: fs.Stream, dst: fs.Stream) -> None:
             raise SystemExit(f"engine ended in {state}: {eng.last_error}")
     finally:
         eng.reset()
-
-
-def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Best wall time of each function, running them in turn ``repeat`` times."""
-    best = {name: float("inf") for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
 
 
 def report(title: str, times: dict[str, float], size: int, baseline: str) -> None:
@@ -120,7 +108,7 @@ def main() -> None:
         except ImportError:
             pass
         reads["S3Source (the transport), bytes only"] = transport
-        report("Reading the object (bytes only)", interleaved(reads, args.repeat), size, next(iter(reads)))
+        report("Reading the object (bytes only)", best_times(reads, args.repeat), size, next(iter(reads)))
 
         out = tmp / "out.jsons"
 
@@ -142,7 +130,7 @@ def main() -> None:
         }
         report(
             "Engine, identity model (JSON decode + encode)",
-            interleaved(engine, args.repeat),
+            best_times(engine, args.repeat),
             size,
             next(iter(engine)),
         )
@@ -167,7 +155,7 @@ def main() -> None:
             "bare boto3 put_object (one request)": bare_put,
             "S3Sink, 64 KiB writes, 5 MiB parts": sink,
         }
-        report("Writing the object", interleaved(writes, args.repeat), size, next(iter(writes)))
+        report("Writing the object", best_times(writes, args.repeat), size, next(iter(writes)))
         assert server.get(bucket, "sink.jsons") == data
     finally:
         server.stop()

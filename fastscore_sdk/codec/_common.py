@@ -400,3 +400,38 @@ def validator(schema: Any) -> Callable[[list[Any]], None] | None:
             raise ValueError("a record does not match the schema")
 
     return check
+
+
+class MsgspecEncoding(Encoding):
+    """What the json and msgpack encodings share: msgspec encoders, the schema check of a whole
+    batch, and control records written and read as ``{"$fastscore": kind}`` maps.
+
+    Subclasses set ``_enc`` (record -> bytes), ``_plain`` (bytes -> value, no schema) and ``_check``
+    (a batch validator from :func:`validator`, or None).
+    """
+
+    _enc: Callable[[Any], bytes]
+    _plain: Callable[[bytes], Any]
+    _check: Callable[[list[Any]], None] | None
+
+    def parse_control(self, frame: bytes) -> Control | None:
+        import msgspec
+
+        from .control import control_from_mapping
+
+        try:
+            value = self._plain(frame)
+        except msgspec.DecodeError:
+            return None
+        return control_from_mapping(value)
+
+    def encode_batch(self, records: list[Any]) -> list[bytes]:
+        if self._check is not None:
+            self._check(records)
+        enc = self._enc
+        return [enc(r) for r in records]
+
+    def control_bytes(self, control: Control) -> bytes | None:
+        from .control import control_mapping
+
+        return self._enc(control_mapping(control))

@@ -14,9 +14,8 @@ from typing import Any
 import msgspec
 
 from ...errors import RecordError
-from .._common import enc_hook, validator
-from ..base import Control, Encoding
-from ..control import JSON_MARKER, control_from_mapping, control_mapping
+from .._common import MsgspecEncoding, enc_hook, validator
+from ..control import JSON_MARKER
 
 __all__ = ["JsonEncoding"]
 
@@ -36,7 +35,7 @@ def json_error(exc: Exception, frame: bytes) -> RecordError:
     return RecordError(message)
 
 
-class JsonEncoding(Encoding):
+class JsonEncoding(MsgspecEncoding):
     """JSON documents, one per frame.
 
     Examples
@@ -100,19 +99,6 @@ class JsonEncoding(Encoding):
             logger.debug("record %s: the schema's JSON decoder refused a record that validates", index)
         return value
 
-    def parse_control(self, frame: bytes) -> Control | None:
-        try:
-            value = self._plain(frame)
-        except msgspec.DecodeError:
-            return None
-        return control_from_mapping(value)
-
-    def encode_batch(self, records: list[Any]) -> list[bytes]:
-        if self._check is not None:
-            self._check(records)
-        enc = self._enc
-        return [enc(r) for r in records]
-
     def encode_joined(self, records: list[Any], separator: bytes) -> bytes | None:
         if self._check is not None:
             self._check(records)
@@ -127,6 +113,3 @@ class JsonEncoding(Encoding):
             return self._enc(record)
         except (TypeError, ValueError, OverflowError) as exc:
             raise RecordError(f"cannot encode as JSON: {exc}") from None
-
-    def control_bytes(self, control: Control) -> bytes | None:
-        return self._enc(control_mapping(control))

@@ -8,14 +8,14 @@ from typing import Any
 import msgspec
 
 from ...errors import MissingDependencyError, RecordError
-from .._common import enc_hook, validator
-from ..base import BrokenStream, Control, DatumStream, Encoding
-from ..control import JSON_MARKER, control_from_mapping, control_mapping
+from .._common import MsgspecEncoding, enc_hook, validator
+from ..base import BrokenStream, DatumStream
+from ..control import JSON_MARKER, control_from_mapping
 
 __all__ = ["MsgpackEncoding"]
 
 
-class MsgpackEncoding(Encoding):
+class MsgpackEncoding(MsgspecEncoding):
     """MessagePack datums; self-delimiting, so a byte stream needs no envelope.
 
     Control records are the map ``{"$fastscore": "end"}`` (plus ``id``, ``timestamp``, ``misc``), as
@@ -34,7 +34,7 @@ class MsgpackEncoding(Encoding):
 
     def __init__(self, options: Any = None, schema: Any = None, **kw: Any) -> None:
         super().__init__(options, schema, **kw)
-        self._dec = msgspec.msgpack.Decoder().decode
+        self._dec = self._plain = msgspec.msgpack.Decoder().decode
         self._encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)
         self._enc = self._encoder.encode
         self._check = validator(schema)
@@ -64,19 +64,6 @@ class MsgpackEncoding(Encoding):
             self.schema.validate(value, record_index=index, slot=self.slot)
         return value
 
-    def parse_control(self, frame: bytes) -> Control | None:
-        try:
-            value = self._dec(frame)
-        except msgspec.DecodeError:
-            return None
-        return control_from_mapping(value)
-
-    def encode_batch(self, records: list[Any]) -> list[bytes]:
-        if self._check is not None:
-            self._check(records)
-        enc = self._enc
-        return [enc(r) for r in records]
-
     def encode_joined(self, records: list[Any], separator: bytes) -> bytes | None:
         return separator.join(self.encode_batch(records)) + separator if records else b""
 
@@ -86,9 +73,6 @@ class MsgpackEncoding(Encoding):
             return self._enc(record)
         except (TypeError, ValueError, OverflowError) as exc:
             raise RecordError(f"cannot encode as msgpack: {exc}") from None
-
-    def control_bytes(self, control: Control) -> bytes | None:
-        return self._enc(control_mapping(control))
 
     def datum_stream(self) -> DatumStream:
         return _MsgpackStream()
